@@ -1,0 +1,133 @@
+package org.llavapack.io;
+
+import java.io.IOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import org.llavapack.OutputException;
+
+/**
+ * An output file or folder that appears under its final name only when complete. Work happens under a hidden
+ * temporary sibling (same file system, so the final step is one atomic rename); closing without {@link #commit()}
+ * deletes it. A shutdown hook removes temporaries when the JVM is interrupted; after kill -9 only a hidden
+ * {@code .*.llavapack-tmp-*} sibling can remain, never a half-written file under the final name.
+ */
+public final class AtomicOutput implements AutoCloseable {
+    private static final Set<Path> LIVE = ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> LIVE.forEach(AtomicOutput::deleteTree), "llavapack-cleanup"));
+    }
+
+    private final Path target;
+    private final Path temp;
+    private final boolean directory;
+    private final boolean replace;
+    private boolean committed;
+
+    private AtomicOutput(Path target, Path temp, boolean directory, boolean replace) {
+        this.target = target;
+        this.temp = temp;
+        this.directory = directory;
+        this.replace = replace;
+    }
+
+    /** A new file at {@code target}; refuses to overwrite an existing one unless {@code replace}. */
+    public static AtomicOutput file(Path target, boolean replace) {
+        return begin(target, false, replace);
+    }
+
+    /** A new folder at {@code target}; refuses an existing path unless {@code replace}. */
+    public static AtomicOutput directory(Path target, boolean replace) {
+        return begin(target, true, replace);
+    }
+
+    private static AtomicOutput begin(Path target, boolean directory, boolean replace) {
+        Path abs = target.toAbsolutePath().normalize();
+        if (Files.exists(abs, java.nio.file.LinkOption.NOFOLLOW_LINKS) && !replace) {
+            throw new OutputException(target, "already exists (use --force to replace it)", null);
+        }
+        Path parent = abs.getParent();
+        try {
+            Files.createDirectories(parent);
+            String name = "." + abs.getFileName() + ".llavapack-tmp-" + Long.toHexString(ThreadLocalRandom.current().nextLong());
+            Path temp = parent.resolve(name);
+            if (directory) Files.createDirectory(temp);
+            else Files.createFile(temp);
+            LIVE.add(temp);
+            return new AtomicOutput(abs, temp, directory, replace);
+        } catch (IOException e) {
+            throw OutputException.of(parent, e);
+        }
+    }
+
+    /** Where to write: the temporary file, or the temporary folder to fill. */
+    public Path path() {
+        return temp;
+    }
+
+    public Path target() {
+        return target;
+    }
+
+    /** Moves the finished output to its final name. */
+    public void commit() {
+        try {
+            Path old = null;
+            if (replace && Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                old = target.resolveSibling("." + target.getFileName() + ".llavapack-old-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
+                Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
+            }
+            try {
+                Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                throw new OutputException(target, "cannot rename atomically into place", e);
+            }
+            committed = true;
+            LIVE.remove(temp);
+            if (old != null) deleteTree(old);
+        } catch (IOException e) {
+            throw OutputException.of(target, e);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (!committed) {
+            deleteTree(temp);
+            LIVE.remove(temp);
+        }
+    }
+
+    public boolean isDirectory() {
+        return directory;
+    }
+
+    static void deleteTree(Path root) {
+        try {
+            if (!Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return;
+            Files.walkFileTree(root, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                    Files.deleteIfExists(file);
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
+                    Files.deleteIfExists(dir);
+                    return FileVisitResult.CONTINUE;
+                }
+            });
+        } catch (IOException ignored) {
+            // best effort: a leftover hidden temporary never shadows a real output
+        }
+    }
+}
