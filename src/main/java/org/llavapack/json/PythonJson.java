@@ -96,12 +96,25 @@ public final class PythonJson {
         sb.append('"');
     }
 
+    /**
+     * Double.toString is shortest-round-trip except in a few corner cases where it keeps a second digit
+     * (4.9E-324), so shorten further while the value still parses back identically.
+     */
+    private static BigDecimal shortestDigits(double x) {
+        BigDecimal full = new BigDecimal(Double.toString(x)).stripTrailingZeros();
+        for (int digits = 1; digits < full.precision(); digits++) {
+            BigDecimal candidate = full.round(new java.math.MathContext(digits, java.math.RoundingMode.HALF_EVEN));
+            if (candidate.doubleValue() == x) return candidate.stripTrailingZeros();
+        }
+        return full;
+    }
+
     /** Python's {@code repr(float)}: shortest round-trip digits, scientific below 1e-4 and from 1e16 on. */
     public static String floatRepr(double d) {
         if (Double.isNaN(d)) return "NaN";
         if (Double.isInfinite(d)) return d > 0 ? "Infinity" : "-Infinity";
         if (d == 0) return (1 / d < 0) ? "-0.0" : "0.0";
-        BigDecimal shortest = new BigDecimal(Double.toString(Math.abs(d))).stripTrailingZeros();
+        BigDecimal shortest = shortestDigits(Math.abs(d));
         String digits = shortest.unscaledValue().toString();
         int exponent = digits.length() - 1 - shortest.scale(); // value = d.ddd × 10^exponent
         StringBuilder out = new StringBuilder(d < 0 ? "-" : "");

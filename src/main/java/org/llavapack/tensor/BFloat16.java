@@ -26,7 +26,7 @@ public final class BFloat16 {
     private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Short> SHORTS =
-            ShortVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(INTS.length() * Short.SIZE)).check(Short.class);
+            VectorSpecies.of(short.class, VectorShape.forBitSize(INTS.length() * Short.SIZE));
     private static final boolean VECTORIZE = INTS.length() >= 4 && !Boolean.getBoolean("llavapack.noVector");
 
     public static float toFloat(short bits) {

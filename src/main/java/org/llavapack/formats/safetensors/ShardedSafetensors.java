@@ -130,7 +130,14 @@ public final class ShardedSafetensors implements TensorStore {
             byFile.values().forEach(SafetensorsFile::close);
             throw e;
         }
-        return new ShardedSafetensors(indexPath, shardOf, List.copyOf(byFile.values()), List.copyOf(infos), metadata);
+        // The index lists names alphabetically; file order (shards by name, tensors by offset) is the closest to the
+        // state-dict order the model was saved in, and it is what re-sharding should preserve.
+        List<SafetensorsFile> ordered = byFile.entrySet().stream().sorted(Map.Entry.comparingByKey()).map(Map.Entry::getValue).toList();
+        List<TensorInfo> fileOrder = new ArrayList<>(infos.size());
+        for (SafetensorsFile shard : ordered) fileOrder.addAll(shard.tensors());
+        // Report the shards' own __metadata__ (format: pt) next to the index's fields (total_size).
+        if (!ordered.isEmpty()) ordered.getFirst().metadata().forEach(metadata::putIfAbsent);
+        return new ShardedSafetensors(indexPath, shardOf, ordered, List.copyOf(fileOrder), metadata);
     }
 
     public List<SafetensorsFile> shards() {
