@@ -1,7 +1,9 @@
 package org.llavapack.io;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -77,9 +79,10 @@ public final class AtomicOutput implements AutoCloseable {
         return target;
     }
 
-    /** Moves the finished output to its final name. */
+    /** Flushes the finished output to disk and moves it to its final name. */
     public void commit() {
         try {
+            syncTree(temp);
             Path old = null;
             if (replace && Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                 old = target.resolveSibling("." + target.getFileName() + ".llavapack-old-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
@@ -108,6 +111,23 @@ public final class AtomicOutput implements AutoCloseable {
 
     public boolean isDirectory() {
         return directory;
+    }
+
+    /**
+     * Data must be durable before the rename makes it visible, or a crash could leave complete-looking names over
+     * empty files. One pass at the end lets the kernel write back in the background while the work ran.
+     */
+    private static void syncTree(Path root) throws IOException {
+        try (var files = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) files::iterator) {
+                boolean dir = Files.isDirectory(p);
+                try (FileChannel ch = FileChannel.open(p, dir ? StandardOpenOption.READ : StandardOpenOption.WRITE)) {
+                    ch.force(true);
+                } catch (IOException e) {
+                    if (!dir) throw e; // some file systems refuse to open folders for fsync; file data is what matters
+                }
+            }
+        }
     }
 
     static void deleteTree(Path root) {

@@ -26,7 +26,8 @@ import org.llavapack.tensor.TensorInfo;
  * is held in memory. Output is byte-identical to {@code safetensors.torch.save_file} + huggingface_hub sharding for the
  * same tensors, and deterministic.
  *
- * <p>Atomicity is the caller's: write into an {@link org.llavapack.io.AtomicOutput} location.
+ * <p>Atomicity and durability are the caller's: write into an {@link org.llavapack.io.AtomicOutput} location, whose
+ * commit flushes every file once at the end (flushing per shard would stall the copy on each write-back).
  */
 public final class SafetensorsWriter {
     private SafetensorsWriter() {}
@@ -58,7 +59,6 @@ public final class SafetensorsWriter {
                 out.end();
                 progress.advance(e.info().byteSize(), 1);
             }
-            ch.force(false);
         } catch (IOException e) {
             throw OutputException.of(path, e);
         }
