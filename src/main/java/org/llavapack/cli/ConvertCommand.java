@@ -74,7 +74,7 @@ final class ConvertCommand implements Runnable {
                 var result = Reshard.run(store, Files.isDirectory(src) ? folder : null, out, new Reshard.Options(max, target, force), progress);
                 progress.close();
                 GlobalOptions.info("wrote " + out + ": " + result.weightMap().size() + " tensors, "
-                        + ByteSize.format(result.totalBytes()) + " in " + result.files().size() + " file(s)");
+                        + ByteSize.format(result.totalBytes()) + " in " + result.files().stream().filter(f -> f.endsWith(".safetensors")).count() + " shard(s)");
             }
             return 0;
         }
