@@ -16,6 +16,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.llavapack.LlavapackException;
 import org.llavapack.formats.TensorStores;
+import org.llavapack.formats.torch.TorchCheckpoint;
 import org.llavapack.progress.Progress;
 import org.llavapack.tensor.TensorInfo;
 import org.llavapack.tensor.TensorStats;
@@ -29,7 +30,7 @@ import picocli.CommandLine.Spec;
         description = "List the tensors and metadata of a weights file or model folder.")
 final class InspectCommand implements Callable<Integer> {
 
-    @Parameters(paramLabel = "PATH", description = "A .safetensors file, an HF model folder, or a *.safetensors.index.json.")
+    @Parameters(paramLabel = "PATH", description = "A .safetensors file, an HF model folder, a *.safetensors.index.json, or a torch checkpoint (.pth/.pt/.bin).")
     Path path;
 
     @Option(names = "--json", description = "Machine-readable output on stdout.")
@@ -140,6 +141,11 @@ final class InspectCommand implements Callable<Integer> {
         }
         ObjectNode meta = root.putObject("metadata");
         store.metadata().forEach(meta::put);
+        if (store instanceof TorchCheckpoint torch) {
+            // Non-tensor top-level entries (ds_version, meta, optimizer state …) with their Python types.
+            ObjectNode other = root.putObject("other_keys");
+            torch.otherKeys().forEach(other::put);
+        }
         root.put("total_bytes", bytes);
         root.put("total_parameters", params);
         out.println(mapper.writeValueAsString(root));

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import org.llavapack.BadInputException;
 import org.llavapack.formats.safetensors.SafetensorsFile;
 import org.llavapack.formats.safetensors.ShardedSafetensors;
+import org.llavapack.formats.torch.TorchCheckpoint;
 import org.llavapack.tensor.TensorStore;
 
 /** Opens any supported weights file or folder as a {@link TensorStore}, choosing the reader by content. */
@@ -17,7 +18,7 @@ public final class TensorStores {
         return switch (FileKind.detect(path)) {
             case SAFETENSORS -> SafetensorsFile.open(path);
             case JSON -> ShardedSafetensors.openIndex(path);
-            case ZIP, TORCH_LEGACY, PICKLE -> throw new BadInputException(path, "PyTorch pickle checkpoints are not supported by this build yet");
+            case ZIP, TORCH_LEGACY, PICKLE -> TorchCheckpoint.open(path);
             case GGUF -> throw new BadInputException(path, "GGUF files are not supported by this build yet");
             case TAR -> throw new BadInputException(path, "tar archive (old torch format or a bundle) is not a weights file");
             case UNKNOWN -> throw new BadInputException(path, "not a recognised weights file (expected safetensors or a safetensors index)");
