@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "convert", mixinStandardHelpOptions = true,
         description = "Convert between checkpoint layouts.",
-        subcommands = {ConvertCommand.Safetensors.class})
+        subcommands = {ConvertCommand.PthToHfCommand.class, ConvertCommand.Safetensors.class})
 final class ConvertCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -75,6 +75,70 @@ final class ConvertCommand implements Runnable {
                 progress.close();
                 GlobalOptions.info("wrote " + out + ": " + result.weightMap().size() + " tensors, "
                         + ByteSize.format(result.totalBytes()) + " in " + result.files().stream().filter(f -> f.endsWith(".safetensors")).count() + " shard(s)");
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "pth-to-hf", mixinStandardHelpOptions = true,
+            description = {"Convert an XTuner training checkpoint (DeepSpeed folder or single .pth) into HF/PEFT folders:",
+                    "llm_adapter/, projector/ (and visual_encoder*/ or llm/ when trained), plus conversion.json.",
+                    "Pickles are parsed, never executed."})
+    static final class PthToHfCommand implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "CHECKPOINT", description = "iter_N.pth/ folder, a work dir with last_checkpoint, or a .pth file.")
+        Path checkpoint;
+
+        @Parameters(index = "1", paramLabel = "OUT_DIR", description = "The folder to create.")
+        Path out;
+
+        @Option(names = "--config", paramLabel = "XTUNER_CONFIG.py", description = "The XTuner config (read as text, never run). Default: the copy mmengine stored in the checkpoint, if any.")
+        Path config;
+
+        @Option(names = "--lora-alpha", paramLabel = "A", description = "LoRA alpha of the LLM adapter, when the config does not say.")
+        String loraAlpha;
+
+        @Option(names = "--dtype", defaultValue = "auto", description = "auto (the dtype the run trained in), bf16, fp16 or fp32.")
+        String dtype;
+
+        @Option(names = "--source", defaultValue = "master", description = "master: fp32 master weights from the optimizer files, rounded once (default); module: the stored 16-bit copies.")
+        String source;
+
+        @Option(names = "--max-shard-size", defaultValue = "5GB", description = "Shard limit for a fully trained llm/ or visual_encoder/. Default: ${DEFAULT-VALUE}.")
+        String maxShardSize;
+
+        @Option(names = "--force", description = "Replace OUT_DIR if it exists.")
+        boolean force;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            org.llavapack.convert.xtuner.PthToHf.Options options;
+            try {
+                Optional<Number> alpha = loraAlpha == null ? Optional.empty()
+                        : Optional.of(org.llavapack.convert.xtuner.AdapterConfig.parseAlpha(loraAlpha));
+                var src = switch (source.toLowerCase(java.util.Locale.ROOT)) {
+                    case "master" -> org.llavapack.convert.xtuner.PthToHf.Source.MASTER;
+                    case "module" -> org.llavapack.convert.xtuner.PthToHf.Source.MODULE;
+                    default -> throw new IllegalArgumentException("--source must be master or module, not '" + source + "'");
+                };
+                options = new org.llavapack.convert.xtuner.PthToHf.Options(Optional.ofNullable(config), alpha, parseDtype(dtype), src,
+                        ByteSize.parse(maxShardSize), force);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            }
+            try (Progress progress = GlobalOptions.progress()) {
+                var result = org.llavapack.convert.xtuner.PthToHf.run(checkpoint, out, options, progress);
+                progress.close();
+                result.notes().forEach(n -> GlobalOptions.info("note: " + n));
+                result.export().warnings().forEach(w -> GlobalOptions.info("warning: " + w));
+                result.selfCheck().ifPresent(s -> GlobalOptions.info(s.summary()));
+                GlobalOptions.info("wrote " + out + ": " + result.export().tensors() + " tensors, "
+                        + ByteSize.format(result.export().bytes()) + " as " + result.export().dtype().torchName()
+                        + result.export().connector().map(c -> ", connector: " + c.describe()).orElse(""));
+            } catch (org.llavapack.convert.xtuner.MissingSettingException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
             return 0;
         }

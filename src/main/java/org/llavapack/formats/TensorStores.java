@@ -14,7 +14,9 @@ public final class TensorStores {
 
     public static TensorStore open(Path path) {
         if (!Files.exists(path)) throw new BadInputException(path, "no such file or folder");
-        if (Files.isDirectory(path)) return ShardedSafetensors.open(path);
+        if (Files.isDirectory(path)) {
+            return isDeepSpeedFolder(path) ? org.llavapack.formats.deepspeed.DeepSpeedStore.open(path) : ShardedSafetensors.open(path);
+        }
         return switch (FileKind.detect(path)) {
             case SAFETENSORS -> SafetensorsFile.open(path);
             case JSON -> ShardedSafetensors.openIndex(path);
@@ -23,5 +25,15 @@ public final class TensorStores {
             case TAR -> throw new BadInputException(path, "tar archive (old torch format or a bundle) is not a weights file");
             case UNKNOWN -> throw new BadInputException(path, "not a recognised weights file (expected safetensors or a safetensors index)");
         };
+    }
+
+    /** A DeepSpeed tag folder, or a folder whose {@code latest} / {@code last_checkpoint} names one. */
+    public static boolean isDeepSpeedFolder(Path dir) {
+        if (Files.isRegularFile(dir.resolve("latest")) || Files.isRegularFile(dir.resolve("last_checkpoint"))) return true;
+        try (var s = Files.list(dir)) {
+            return s.anyMatch(p -> p.getFileName().toString().endsWith("_model_states.pt"));
+        } catch (java.io.IOException e) {
+            throw org.llavapack.OutputException.of(dir, e);
+        }
     }
 }

@@ -24,6 +24,16 @@ public sealed interface ConnectorLayout permits ConnectorLayout.Mlp, ConnectorLa
     boolean bias();
 
     /** XTuner's {@code ProjectorModel}: {@code model.0} Linear, GELU, {@code model.2} Linear, … */
+    /** One line for messages: what the connector is, in the words of the spec. */
+    default String describe() {
+        return switch (this) {
+            case Mlp m -> "MLP projector (depth " + m.depth() + ", " + m.visualHiddenSize() + " -> " + m.llmHiddenSize() + ")";
+            case QFormer q -> "Q-Former (" + q.numHiddenLayers() + " layers, "
+                    + (q.crossAttentionLayers().isEmpty() ? "no cross-attention" : "cross-attention in " + q.crossAttentionLayers().size() + " layers")
+                    + ", " + q.visualHiddenSize() + " -> " + q.llmHiddenSize() + ")";
+        };
+    }
+
     record Mlp(int depth, long visualHiddenSize, long llmHiddenSize, boolean bias) implements ConnectorLayout {}
 
     /**
