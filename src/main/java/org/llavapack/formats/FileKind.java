@@ -33,12 +33,13 @@ public enum FileKind {
         if (n >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) return ZIP;
         if (n >= 4 && head[0] == 'G' && head[1] == 'G' && head[2] == 'U' && head[3] == 'F') return GGUF;
         if (n >= 4 && (head[0] & 0xFF) == 0x80 && head[1] == 2 && (head[2] & 0xFF) == 0x8A && head[3] == 0x0A) return TORCH_LEGACY;
-        if (n >= 2 && (head[0] & 0xFF) == 0x80 && head[1] >= 0 && head[1] <= 5) return PICKLE;
-        if (n >= 262 && head[257] == 'u' && head[258] == 's' && head[259] == 't' && head[260] == 'a' && head[261] == 'r') return TAR;
+        // Before the pickle test: a safetensors header length such as 384 (0x180) starts with the bytes 0x80 0x01.
         if (n >= 9) {
             long len = ByteBuffer.wrap(head, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
             if (len > 0 && head[8] == '{') return SAFETENSORS;
         }
+        if (n >= 2 && (head[0] & 0xFF) == 0x80 && head[1] >= 0 && head[1] <= 5) return PICKLE;
+        if (n >= 262 && head[257] == 'u' && head[258] == 's' && head[259] == 't' && head[260] == 'a' && head[261] == 'r') return TAR;
         for (int i = 0; i < n; i++) {
             byte b = head[i];
             if (b == ' ' || b == '\n' || b == '\r' || b == '\t') continue;

@@ -47,6 +47,13 @@ public interface FlatPartition {
         @Override
         public void readFloats(long from, float[] dst, int dstIndex, int count) {
             tensor.readFloats(from, dst, dstIndex, count);
+            // Each range is read once per conversion: release its pages so resident memory follows the tensor being
+            // written rather than growing to every rank's masters (pages stay in the page cache).
+            var data = tensor.data();
+            if (data.isMapped() && count > 0) {
+                int size = tensor.dtype().size();
+                data.asSlice(from * size, (long) count * size).unload();
+            }
         }
     }
 

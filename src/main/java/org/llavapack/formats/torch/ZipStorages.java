@@ -74,7 +74,12 @@ final class ZipStorages implements StorageSource {
         ZipArchive.Entry e = member(s.key());
         return checked.computeIfAbsent(e.name(), name -> {
             MemorySegment c = zip.content(e, MAX_INFLATED_STORAGE, arena);
-            if (verifyCrc) zip.verifyCrc(e, c);
+            if (verifyCrc) {
+                zip.verifyCrc(e, c);
+                // The check touched every page of the member; drop them from this process's resident set (they stay
+                // in the page cache) so checking a multi-GB checkpoint does not hold it all in RSS.
+                if (c.isMapped()) c.unload();
+            }
             return c;
         });
     }
