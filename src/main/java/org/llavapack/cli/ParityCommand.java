@@ -34,7 +34,7 @@ import picocli.CommandLine.Spec;
         description = {"Run the vision tower, connector and LLM of REFERENCE and CANDIDATE on the same inputs (DJL PyTorch engine, fp32) and say "
                 + "with numbers whether they agree.",
                 "REFERENCE/CANDIDATE: an HF Llama folder, a PEFT adapter folder (+ --base), a pth-to-hf output folder (llm_adapter/, projector/), "
-                        + "a projector folder, a CLIP/PLIP folder, or an XTuner .pth state dict. DeepSpeed folders, GGUF and ONNX are not readable here yet."},
+                        + "a projector folder, a CLIP/PLIP folder, an XTuner .pth state dict, or an XTuner DeepSpeed checkpoint folder (fp32 masters). GGUF and ONNX are not readable here yet."},
         footer = {"", "Exit codes: 0 all compared components pass, 1 a component fails (named on stderr), 2 usage, 3 bad input, 4 I/O."})
 final class ParityCommand implements Callable<Integer> {
 

@@ -60,4 +60,18 @@ class PthToHfIT {
         assertEquals(2, r.exit(), r.stderr());
         assertTrue(r.stderr().contains("--lora-alpha"), r.stderr());
     }
+
+    /** The converted folder computes what the DeepSpeed checkpoint computes, component by component. */
+    @Test
+    void convertedFolderPassesParityAgainstTheDeepSpeedCheckpoint() {
+        Path out = tmp.resolve("hf");
+        Path ckpt = TestPaths.checkpoint("xtuner-zero2-bf16/iter_8.pth");
+        assertEquals(0, CliRunner.run("convert", "pth-to-hf", ckpt.toString(), out.toString()).exit());
+        var r = CliRunner.run("parity", ckpt.toString(), out.toString(), "--base", TestPaths.checkpoint("tiny-llama").toString(),
+                "--vision", TestPaths.checkpoint("tiny-plip").toString(), "--qformer-heads", "4", "--report", tmp.resolve("r.json").toString());
+        assertEquals(0, r.exit(), r.stdout() + r.stderr());
+        for (String c : new String[] {"plip", "connector", "llm"}) {
+            assertTrue(r.stdout().lines().anyMatch(l -> l.startsWith(c) && l.contains("PASS")), c + " in:\n" + r.stdout());
+        }
+    }
 }

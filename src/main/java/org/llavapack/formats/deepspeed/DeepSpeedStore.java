@@ -44,6 +44,11 @@ public final class DeepSpeedStore implements TensorStore {
         }
     }
 
+    /** The training config text mmengine stored in the model-states file, if any. */
+    public Optional<String> configText() {
+        return checkpoint.configText();
+    }
+
     public Consolidation consolidation() {
         return consolidation;
     }
