@@ -50,6 +50,10 @@ public final class ComponentSources {
             if (Files.isDirectory(path)) openFolder(path, opts, parts);
             else openFile(path, opts, parts);
             if (parts.llm.isEmpty() && parts.connector.isEmpty() && parts.vision.isEmpty()) {
+                Optional<Path> inner = Files.isDirectory(path) ? innerDeepSpeed(path) : Optional.empty();
+                if (inner.isPresent()) {
+                    throw new BadInputException(path, "holds the DeepSpeed checkpoint " + inner.get().getFileName() + "/: pass that folder");
+                }
                 throw new BadInputException(path, "holds no Llama, connector or vision tower that parity can run (expected an HF Llama folder, a PEFT "
                         + "adapter folder, a projector folder, a CLIP/PLIP folder, a pth-to-hf output folder or an XTuner .pth)");
             }
@@ -106,6 +110,15 @@ public final class ComponentSources {
             }
         }
         parts.kind = "folder (" + String.join(", ", found) + ")";
+    }
+
+    /** A DeepSpeed tag folder one level down (an XTuner work dir without last_checkpoint). */
+    private static Optional<Path> innerDeepSpeed(Path dir) {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(Files::isDirectory).filter(TensorStores::isDeepSpeedFolder).sorted().findFirst();
+        } catch (IOException e) {
+            throw OutputException.of(dir, e);
+        }
     }
 
     private static boolean isType(Path dir, String modelType) {
