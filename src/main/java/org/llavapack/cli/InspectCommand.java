@@ -16,6 +16,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.llavapack.LlavapackException;
 import org.llavapack.formats.TensorStores;
+import org.llavapack.formats.gguf.GgufFile;
 import org.llavapack.formats.torch.TorchCheckpoint;
 import org.llavapack.progress.Progress;
 import org.llavapack.tensor.TensorInfo;
@@ -30,7 +31,7 @@ import picocli.CommandLine.Spec;
         description = "List the tensors and metadata of a weights file or model folder.")
 final class InspectCommand implements Callable<Integer> {
 
-    @Parameters(paramLabel = "PATH", description = "A .safetensors file, an HF model folder, a *.safetensors.index.json, or a torch checkpoint (.pth/.pt/.bin).")
+    @Parameters(paramLabel = "PATH", description = "A .safetensors file, an HF model folder, a *.safetensors.index.json, a torch checkpoint (.pth/.pt/.bin) or a GGUF file.")
     Path path;
 
     @Option(names = "--json", description = "Machine-readable output on stdout.")
@@ -51,7 +52,10 @@ final class InspectCommand implements Callable<Integer> {
             List<TensorInfo> tensors = store.tensors();
             List<TensorStats> values = stats ? computeStats(store, tensors) : null;
             PrintWriter out = spec.commandLine().getOut();
-            if (json) printJson(out, store, tensors, values);
+            if (store instanceof GgufFile g) {
+                if (json) GgufInspect.printJson(out, g, values);
+                else GgufInspect.printTable(out, g, values);
+            } else if (json) printJson(out, store, tensors, values);
             else printTable(out, store, tensors, values);
             out.flush();
             if (values != null && values.stream().anyMatch(s -> s.nan() + s.inf() > 0)) {

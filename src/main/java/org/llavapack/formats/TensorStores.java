@@ -3,6 +3,7 @@ package org.llavapack.formats;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.llavapack.BadInputException;
+import org.llavapack.formats.gguf.GgufFile;
 import org.llavapack.formats.safetensors.SafetensorsFile;
 import org.llavapack.formats.safetensors.ShardedSafetensors;
 import org.llavapack.formats.torch.TorchCheckpoint;
@@ -21,7 +22,7 @@ public final class TensorStores {
             case SAFETENSORS -> SafetensorsFile.open(path);
             case JSON -> ShardedSafetensors.openIndex(path);
             case ZIP, TORCH_LEGACY, PICKLE -> TorchCheckpoint.open(path);
-            case GGUF -> throw new BadInputException(path, "GGUF files are not supported by this build yet");
+            case GGUF -> GgufFile.open(path);
             case TAR -> throw new BadInputException(path, "tar archive (old torch format or a bundle) is not a weights file");
             case UNKNOWN -> throw new BadInputException(path, "not a recognised weights file (expected safetensors or a safetensors index)");
         };

@@ -1,0 +1,181 @@
+package org.llavapack.cli;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import org.llavapack.convert.AdapterTransforms;
+import org.llavapack.convert.WeightTransform;
+import org.llavapack.convert.gguf.LlamaGgufExport;
+import org.llavapack.convert.gguf.LoraGgufExport;
+import org.llavapack.convert.gguf.MmprojExport;
+import org.llavapack.convert.gguf.OutType;
+import org.llavapack.formats.gguf.GgmlType;
+import org.llavapack.progress.Progress;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "export", mixinStandardHelpOptions = true,
+        description = "Write a model in another runtime's format (GGUF for llama.cpp).",
+        subcommands = {ExportCommand.Gguf.class, ExportCommand.GgufLora.class, ExportCommand.Mmproj.class})
+final class ExportCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing export format (see --help)");
+    }
+
+    static OutType outType(CommandLine.Model.CommandSpec spec, String s, OutType... allowed) {
+        OutType t;
+        try {
+            t = OutType.parse(s);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+        for (OutType a : allowed) if (a == t) return t;
+        throw new CommandLine.ParameterException(spec.commandLine(), "--outtype " + s + " is not available here (choose "
+                + java.util.Arrays.stream(allowed).map(OutType::cliName).collect(Collectors.joining(", ")) + ")");
+    }
+
+    static String typeSummary(Map<GgmlType, Integer> types) {
+        return types.entrySet().stream().map(e -> e.getValue() + " " + e.getKey()).collect(Collectors.joining(", "));
+    }
+
+    static String size(long bytes) {
+        return String.format(Locale.ROOT, "%.2f MB", bytes / 1e6);
+    }
+
+    @Command(name = "gguf", mixinStandardHelpOptions = true,
+            description = "Export an HF Llama model folder as a GGUF file for llama.cpp (merged weights, tokenizer, chat template).")
+    static final class Gguf implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "MODEL_DIR", description = "HF Llama folder: config.json, safetensors weights, tokenizer.json.")
+        Path model;
+
+        @Parameters(index = "1", paramLabel = "OUT.gguf", description = "The file to write.")
+        Path out;
+
+        @Option(names = "--outtype", defaultValue = "f16", description = "f32, f16, bf16, q8_0, q4_0 or q4_k_m. Default: ${DEFAULT-VALUE}.")
+        String outtype;
+
+        @Option(names = "--adapter", paramLabel = "ADAPTER_DIR", description = "Merge this PEFT LoRA adapter while exporting (not available yet: it needs merge-lora).")
+        Path adapter;
+
+        @Option(names = "--name", description = "general.name (default: the folder's name).")
+        String name;
+
+        @Option(names = "--threads", description = "Encoding threads (default: all cores).")
+        int threads = Runtime.getRuntime().availableProcessors();
+
+        @Option(names = "--force", description = "Replace OUT.gguf if it exists.")
+        boolean force;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            OutType t = outType(spec, outtype, OutType.values());
+            WeightTransform transform = adapter == null ? WeightTransform.IDENTITY : AdapterTransforms.lora(adapter, model);
+            try (Progress progress = GlobalOptions.progress()) {
+                var r = LlamaGgufExport.run(model, out, new LlamaGgufExport.Options(t, transform, force, threads, name), progress);
+                progress.close();
+                r.notes().forEach(n -> GlobalOptions.info("note: " + n));
+                if (r.f16Overflows() > 0) {
+                    GlobalOptions.info("warning: " + r.f16Overflows() + " values exceed the f16 range and became ±inf; use --outtype bf16 or f32");
+                }
+                GlobalOptions.info("wrote " + out + ": " + r.tensors() + " tensors (" + typeSummary(r.types()) + "), " + size(r.bytes()));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "gguf-lora", mixinStandardHelpOptions = true,
+            description = "Export a PEFT LoRA adapter as a llama.cpp LoRA GGUF (use with llama.cpp's --lora).")
+    static final class GgufLora implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "ADAPTER_DIR", description = "PEFT adapter folder (adapter_config.json, adapter_model.safetensors).")
+        Path adapter;
+
+        @Parameters(index = "1", paramLabel = "OUT.gguf", description = "The file to write.")
+        Path out;
+
+        @Option(names = "--base", required = true, paramLabel = "BASE_DIR", description = "The HF Llama folder the adapter was trained on.")
+        Path base;
+
+        @Option(names = "--outtype", defaultValue = "f32", description = "f32, f16, bf16 or q8_0. Default: ${DEFAULT-VALUE}.")
+        String outtype;
+
+        @Option(names = "--name", description = "general.name (default: the adapter folder's name).")
+        String name;
+
+        @Option(names = "--threads", description = "Encoding threads (default: all cores).")
+        int threads = Runtime.getRuntime().availableProcessors();
+
+        @Option(names = "--force", description = "Replace OUT.gguf if it exists.")
+        boolean force;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            OutType t = outType(spec, outtype, OutType.F32, OutType.F16, OutType.BF16, OutType.Q8_0);
+            try (Progress progress = GlobalOptions.progress()) {
+                var r = LoraGgufExport.run(adapter, base, out, new LoraGgufExport.Options(t, force, threads, name), progress);
+                progress.close();
+                GlobalOptions.info("wrote " + out + ": " + r.tensors() + " tensors (" + typeSummary(r.types()) + "), adapter.lora.alpha "
+                        + r.alpha() + (r.scaledModules() > 0 ? ", " + r.scaledModules() + " module(s) with B rescaled to keep PEFT's scale" : "")
+                        + ", " + size(r.bytes()));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "mmproj", mixinStandardHelpOptions = true,
+            description = "Export a CLIP vision tower and a two-layer MLP projector as a llama.cpp mmproj GGUF (projector type mlp).")
+    static final class Mmproj implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "VISION_DIR", description = "HF CLIPVisionModel (or CLIPModel) folder.")
+        Path vision;
+
+        @Parameters(index = "1", paramLabel = "PROJECTOR_DIR", description = "Projector folder (XTuner ProjectorModel, model.0 / model.2).")
+        Path projector;
+
+        @Parameters(index = "2", paramLabel = "OUT.gguf", description = "The file to write.")
+        Path out;
+
+        @Option(names = "--outtype", defaultValue = "f16", description = "f32 or f16. Default: ${DEFAULT-VALUE}.")
+        String outtype;
+
+        @Option(names = "--feature-layer", defaultValue = "-2",
+                description = "LLaVA's vision_feature_layer (hidden_states index; negative counts from the end). Default: ${DEFAULT-VALUE}.")
+        int featureLayer;
+
+        @Option(names = "--name", description = "general.name (default: the vision folder's name).")
+        String name;
+
+        @Option(names = "--threads", description = "Encoding threads (default: all cores).")
+        int threads = Runtime.getRuntime().availableProcessors();
+
+        @Option(names = "--force", description = "Replace OUT.gguf if it exists.")
+        boolean force;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            OutType t = outType(spec, outtype, OutType.F32, OutType.F16);
+            try (Progress progress = GlobalOptions.progress()) {
+                var r = MmprojExport.run(vision, projector, out, new MmprojExport.Options(t, featureLayer, force, threads, name), progress);
+                progress.close();
+                GlobalOptions.info("wrote " + out + ": " + r.tensors() + " tensors (" + typeSummary(r.types()) + "), " + r.layers()
+                        + " encoder layers, projection " + r.projectionDim() + ", " + size(r.bytes()));
+            }
+            return 0;
+        }
+    }
+}
