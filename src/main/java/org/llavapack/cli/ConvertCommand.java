@@ -109,6 +109,9 @@ final class ConvertCommand implements Runnable {
         @Option(names = "--force", description = "Replace OUT_DIR if it exists.")
         boolean force;
 
+        @Option(names = "--no-input-hashes", description = "Skip the SHA-256 of every input in conversion.json (recorded as null); hashing is most of the run time on multi-GB checkpoints.")
+        boolean noHashes;
+
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -124,7 +127,7 @@ final class ConvertCommand implements Runnable {
                     default -> throw new IllegalArgumentException("--source must be master or module, not '" + source + "'");
                 };
                 options = new org.llavapack.convert.xtuner.PthToHf.Options(Optional.ofNullable(config), alpha, parseDtype(dtype), src,
-                        ByteSize.parse(maxShardSize), force);
+                        ByteSize.parse(maxShardSize), force, !noHashes);
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }

@@ -45,7 +45,12 @@ public final class PthToHf {
 
     /** @param dtype empty = auto: the dtype the run trained in */
     public record Options(Optional<Path> config, Optional<Number> loraAlpha, Optional<DType> dtype, Source source,
-                          long maxShardBytes, boolean force) {}
+                          long maxShardBytes, boolean force, boolean hashInputs) {
+        public Options(Optional<Path> config, Optional<Number> loraAlpha, Optional<DType> dtype, Source source,
+                       long maxShardBytes, boolean force) {
+            this(config, loraAlpha, dtype, source, maxShardBytes, force, true);
+        }
+    }
 
     public record Result(XtunerExport.Result export, Optional<SelfCheck.Result> selfCheck, List<String> notes) {}
 
@@ -60,7 +65,7 @@ public final class PthToHf {
                 });
         try {
             List<Future<String>> digests = new ArrayList<>();
-            for (Path p : inputs) digests.add(hashing.submit(() -> sha256(p)));
+            for (Path p : inputs) digests.add(options.hashInputs() ? hashing.submit(() -> sha256(p)) : null);
             if (Files.isDirectory(checkpoint)) return fromDeepSpeed(checkpoint, outDir, options, progress, inputs, digests);
             return fromSingleFile(checkpoint, outDir, options, progress, inputs, digests);
         } finally {
@@ -158,7 +163,8 @@ public final class PthToHf {
             f.put("path", p.toString());
             try {
                 f.put("size", Files.size(p));
-                f.put("sha256", digests.get(i).get());
+                if (digests.get(i) == null) f.putNull("sha256");
+                else f.put("sha256", digests.get(i).get());
             } catch (IOException e) {
                 throw OutputException.of(p, e);
             } catch (java.util.concurrent.ExecutionException e) {
