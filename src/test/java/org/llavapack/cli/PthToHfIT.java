@@ -74,4 +74,20 @@ class PthToHfIT {
             assertTrue(r.stdout().lines().anyMatch(l -> l.startsWith(c) && l.contains("PASS")), c + " in:\n" + r.stdout());
         }
     }
+
+    /** The whole chain on the shipped checkpoint: pth-to-hf, then merge-lora onto the tiny base, then parity. */
+    @Test
+    void pthToHfThenMergeLoraPassesParity() {
+        Path hf = tmp.resolve("hf2");
+        Path merged = tmp.resolve("merged");
+        Path ckpt = TestPaths.checkpoint("xtuner-zero2-bf16/iter_8.pth");
+        assertEquals(0, CliRunner.run("convert", "pth-to-hf", ckpt.toString(), hf.toString()).exit());
+        var m = CliRunner.run("merge-lora", TestPaths.checkpoint("tiny-llama").toString(), hf.resolve("llm_adapter").toString(), merged.toString());
+        assertEquals(0, m.exit(), m.stderr());
+        assertTrue(Files.exists(merged.resolve("tokenizer.json")) && Files.exists(merged.resolve("config.json")));
+        var r = CliRunner.run("parity", ckpt.toString(), merged.toString(), "--component", "llm",
+                "--base", TestPaths.checkpoint("tiny-llama").toString());
+        assertEquals(0, r.exit(), r.stdout() + r.stderr());
+        assertTrue(r.stdout().lines().anyMatch(l -> l.startsWith("llm") && l.contains("PASS")), r.stdout());
+    }
 }
