@@ -1,17 +1,17 @@
 package org.llavapack.cli;
 
 import java.nio.file.Path;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
-import org.llavapack.convert.AdapterTransforms;
+import org.llavapack.convert.AdapterMerge;
 import org.llavapack.convert.WeightTransform;
 import org.llavapack.convert.gguf.LlamaGgufExport;
 import org.llavapack.convert.gguf.LoraGgufExport;
 import org.llavapack.convert.gguf.MmprojExport;
 import org.llavapack.convert.gguf.OutType;
 import org.llavapack.formats.gguf.GgmlType;
+import org.llavapack.formats.safetensors.ByteSize;
 import org.llavapack.progress.Progress;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -46,10 +46,6 @@ final class ExportCommand implements Runnable {
         return types.entrySet().stream().map(e -> e.getValue() + " " + e.getKey()).collect(Collectors.joining(", "));
     }
 
-    static String size(long bytes) {
-        return String.format(Locale.ROOT, "%.2f MB", bytes / 1e6);
-    }
-
     @Command(name = "gguf", mixinStandardHelpOptions = true,
             description = "Export an HF Llama model folder as a GGUF file for llama.cpp (merged weights, tokenizer, chat template).")
     static final class Gguf implements Callable<Integer> {
@@ -62,7 +58,7 @@ final class ExportCommand implements Runnable {
         @Option(names = "--outtype", defaultValue = "f16", description = "f32, f16, bf16, q8_0, q4_0 or q4_k_m. Default: ${DEFAULT-VALUE}.")
         String outtype;
 
-        @Option(names = "--adapter", paramLabel = "ADAPTER_DIR", description = "Merge this PEFT LoRA adapter while exporting (not available yet: it needs merge-lora).")
+        @Option(names = "--adapter", paramLabel = "ADAPTER_DIR", description = "Merge this PEFT LoRA adapter while exporting (merge-lora's math, no intermediate folder).")
         Path adapter;
 
         @Option(names = "--name", description = "general.name (default: the folder's name).")
@@ -80,15 +76,18 @@ final class ExportCommand implements Runnable {
         @Override
         public Integer call() {
             OutType t = outType(spec, outtype, OutType.values());
-            WeightTransform transform = adapter == null ? WeightTransform.IDENTITY : AdapterTransforms.lora(adapter, model);
-            try (Progress progress = GlobalOptions.progress()) {
+            AdapterMerge merge = adapter == null ? null : AdapterMerge.open(adapter, model);
+            WeightTransform transform = merge == null ? WeightTransform.IDENTITY : merge;
+            if (merge != null) merge.warnings().forEach(w -> GlobalOptions.info("warning: " + w));
+            try (merge; Progress progress = GlobalOptions.progress()) {
                 var r = LlamaGgufExport.run(model, out, new LlamaGgufExport.Options(t, transform, force, threads, name), progress);
                 progress.close();
                 r.notes().forEach(n -> GlobalOptions.info("note: " + n));
                 if (r.f16Overflows() > 0) {
                     GlobalOptions.info("warning: " + r.f16Overflows() + " values exceed the f16 range and became ±inf; use --outtype bf16 or f32");
                 }
-                GlobalOptions.info("wrote " + out + ": " + r.tensors() + " tensors (" + typeSummary(r.types()) + "), " + size(r.bytes()));
+                GlobalOptions.info("wrote " + out + ": " + r.tensors() + " tensors (" + typeSummary(r.types()) + "), "
+                        + (merge != null ? merge.changedTensors() + " merged from " + adapter.getFileName() + ", " : "") + ByteSize.format(r.bytes()));
             }
             return 0;
         }
@@ -129,7 +128,7 @@ final class ExportCommand implements Runnable {
                 progress.close();
                 GlobalOptions.info("wrote " + out + ": " + r.tensors() + " tensors (" + typeSummary(r.types()) + "), adapter.lora.alpha "
                         + r.alpha() + (r.scaledModules() > 0 ? ", " + r.scaledModules() + " module(s) with B rescaled to keep PEFT's scale" : "")
-                        + ", " + size(r.bytes()));
+                        + ", " + ByteSize.format(r.bytes()));
             }
             return 0;
         }
@@ -173,7 +172,7 @@ final class ExportCommand implements Runnable {
                 var r = MmprojExport.run(vision, projector, out, new MmprojExport.Options(t, featureLayer, force, threads, name), progress);
                 progress.close();
                 GlobalOptions.info("wrote " + out + ": " + r.tensors() + " tensors (" + typeSummary(r.types()) + "), " + r.layers()
-                        + " encoder layers, projection " + r.projectionDim() + ", " + size(r.bytes()));
+                        + " encoder layers, projection " + r.projectionDim() + ", " + ByteSize.format(r.bytes()));
             }
             return 0;
         }

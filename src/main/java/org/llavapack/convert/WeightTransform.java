@@ -25,5 +25,14 @@ public interface WeightTransform {
     interface RowTransform {
         /** {@code values[offset … offset+length)} hold source row {@code row} widened to f32. */
         void apply(long row, float[] values, int offset, int length);
+
+        /**
+         * Rows {@code [firstRow, firstRow+rowCount)}, stored one after another from {@code values[offset]}. A transform
+         * that works faster on blocks of rows (a LoRA merge's matrix product) overrides this; results must not depend
+         * on how rows are grouped.
+         */
+        default void applyRows(long firstRow, int rowCount, float[] values, int offset, int rowLength) {
+            for (int r = 0; r < rowCount; r++) apply(firstRow + r, values, offset + r * rowLength, rowLength);
+        }
     }
 }

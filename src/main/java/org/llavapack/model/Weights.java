@@ -43,6 +43,14 @@ public interface Weights {
     /** Where the weights come from, for reports. */
     String describe();
 
+    /**
+     * The coarsest block quantization the stored weights went through ("q8_0", "q4_k"), empty for plain float
+     * weights: values read back dequantized, so their dtype alone would claim fp32 precision.
+     */
+    default Optional<String> quantization() {
+        return Optional.empty();
+    }
+
     default boolean has(String name) {
         return info(name).isPresent();
     }

@@ -10,8 +10,7 @@ import org.llavapack.model.llama.Llama;
 /**
  * Something parity can run: the components one artifact or checkpoint provides. Implementations exist for HF
  * folders (merged Llama, PEFT adapter + base, projector folder, CLIP/PLIP folder, {@code pth-to-hf} output) and a
- * single XTuner state-dict {@code .pth}. DeepSpeed checkpoint folders, GGUF and ONNX plug in here once their readers
- * exist.
+ * single XTuner state-dict {@code .pth}, DeepSpeed checkpoint folders and llama.cpp GGUF files (the LLM, dequantized).
  */
 public interface ComponentSource extends AutoCloseable {
 

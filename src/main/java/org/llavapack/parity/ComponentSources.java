@@ -18,6 +18,7 @@ import org.llavapack.convert.HfFolder;
 import org.llavapack.formats.FileKind;
 import org.llavapack.formats.TensorStores;
 import org.llavapack.formats.deepspeed.DeepSpeedStore;
+import org.llavapack.formats.gguf.GgufFile;
 import org.llavapack.formats.pickle.PyDict;
 import org.llavapack.formats.torch.TorchCheckpoint;
 import org.llavapack.model.Weights;
@@ -28,6 +29,7 @@ import org.llavapack.model.connector.Connector;
 import org.llavapack.model.connector.MlpProjector;
 import org.llavapack.model.connector.QFormer;
 import org.llavapack.model.connector.QFormerConfig;
+import org.llavapack.model.llama.GgufLlama;
 import org.llavapack.model.llama.Llama;
 import org.llavapack.model.llama.LlamaConfig;
 import org.llavapack.model.llama.LoraAdapter;
@@ -217,6 +219,12 @@ public final class ComponentSources {
     private static void openFile(Path file, SourceOptions opts, Parts parts) {
         FileKind kind = FileKind.detect(file);
         TensorStore store = parts.keep(TensorStores.open(file));
+        if (store instanceof GgufFile g) {
+            parts.llm = Optional.of(GgufLlama.open(g, file.toString()));
+            parts.kind = "GGUF (" + g.getString("general.name").orElse("llama") + ")";
+            parts.llm.get().quantization().ifPresent(q -> parts.notes.add("GGUF weights dequantized from " + q));
+            return;
+        }
         boolean xtuner = store.tensors().stream().anyMatch(t -> t.name().startsWith("llm.") || t.name().startsWith("projector."));
         if (xtuner) {
             openXtuner(file, store, store instanceof TorchCheckpoint t ? configText(t) : "", opts, parts);

@@ -183,7 +183,9 @@ public final class ParityRunner {
                             layers.add(new LayerError("logits", lm.relL2(), lm.maxAbs()));
                             int[] ga = fa.greedy(seq, in.greedyTokens()), gb = fb.greedy(seq, in.greedyTokens());
                             LlmMetrics llm = LlmMetrics.of(a.logits(), b.logits(), a.seq(), a.vocab(), ga, gb);
-                            results.add(judge(Component.LLM, rl.precision(), cl.precision(), o, a.logits(), b.logits(), layers, llm, t0));
+                            Optional<String> quant = cl.quantization().or(rl::quantization);
+                            Tolerance base = quant.map(Tolerance::forQuantization).orElse(Tolerance.forPair(rl.precision(), cl.precision()));
+                            results.add(judge(Component.LLM, base, rl.precisionLabel() + " vs " + cl.precisionLabel(), o, a.logits(), b.logits(), layers, llm, t0));
                         }
                     }
                 }
@@ -238,7 +240,13 @@ public final class ParityRunner {
 
     private static ComponentResult judge(Component c, DType refType, DType candType, Options o, float[] ref, float[] cand,
                                          List<LayerError> layers, LlmMetrics llm, long t0) {
-        Tolerance tol = o.overrides().apply(Tolerance.forPair(refType, candType));
+        return judge(c, Tolerance.forPair(refType, candType), Tolerance.pairLabel(refType, candType), o, ref, cand, layers, llm, t0);
+    }
+
+    /** {@code base} is the default tolerance of the pair (before the user's overrides); {@code pair} labels the two sides. */
+    private static ComponentResult judge(Component c, Tolerance base, String pair, Options o, float[] ref, float[] cand,
+                                         List<LayerError> layers, LlmMetrics llm, long t0) {
+        Tolerance tol = o.overrides().apply(base);
         Metrics m = Metrics.of(ref, cand);
         List<String> failures = new ArrayList<>();
         if (!(m.relL2() <= tol.maxRelL2())) failures.add(String.format(Locale.ROOT, "relative L2 %.3e > %.3e", m.relL2(), tol.maxRelL2()));
@@ -260,14 +268,14 @@ public final class ParityRunner {
         long[] hist = Metrics.absDiffHistogram(ref, cand, edges);
         Status s = failures.isEmpty() ? Status.PASS : Status.FAIL;
         return new ComponentResult(c, s, failures.isEmpty() ? "within " + tol.name() + " tolerance" : String.join("; ", failures),
-                Tolerance.pairLabel(refType, candType), tol, m, layers, edges, hist, llm, failures, seconds(t0));
+                pair, tol, m, layers, edges, hist, llm, failures, seconds(t0));
     }
 
     private static ParityReport.Source source(ComponentSource s) {
         Map<String, String> comps = new LinkedHashMap<>();
         s.vision().ifPresent(v -> comps.put("plip", v.description() + " (" + v.precision().torchName() + ", " + v.config().layers() + " layers)"));
         s.connector().ifPresent(c -> comps.put("connector", c.description() + " (" + c.kind() + ", " + c.precision().torchName() + ")"));
-        s.llm().ifPresent(l -> comps.put("llm", l.description() + " (" + l.precision().torchName() + ", " + l.config().layers() + " layers"
+        s.llm().ifPresent(l -> comps.put("llm", l.description() + " (" + l.precisionLabel() + ", " + l.config().layers() + " layers"
                 + l.lora().map(x -> ", LoRA unmerged: " + x.modules().size() + " modules").orElse("") + ")"));
         return new ParityReport.Source(s.path().toString(), s.kind(), comps, s.notes());
     }

@@ -1,5 +1,7 @@
 package org.llavapack.convert.gguf;
 
+import org.llavapack.convert.names.NameMap;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,13 +38,13 @@ public final class LlamaGgufExport {
     public record Result(int tensors, long bytes, Map<GgmlType, Integer> types, long f16Overflows, List<String> notes) {}
 
     /** One planned output tensor. */
-    record Planned(String ggufName, GgmlType type, long[] shape, TensorInfo source, NameMap.Mapping mapping, int layer, String sortKey) {}
+    record Planned(String ggufName, GgmlType type, long[] shape, TensorInfo source, NameMap.Mapped mapping, int layer, String sortKey) {}
 
     public static Result run(Path modelDir, Path out, Options o, Progress progress) {
         if (!Files.isDirectory(modelDir)) throw new BadInputException(modelDir, "not a folder (expected a Hugging Face Llama model folder)");
         LlamaConfig cfg = LlamaConfig.read(modelDir);
         LinkedHashMap<String, GgufValue> tokenizer = LlamaTokenizer.export(modelDir, cfg.vocab());
-        NameMap map = NameMap.load(MAP);
+        NameMap map = NameMap.fromResource("converters/" + MAP);
         List<String> notes = new ArrayList<>();
         try (TensorStore store = TensorStores.open(modelDir); SourceRows.Channels channels = new SourceRows.Channels()) {
             List<Planned> plan = plan(store, cfg, map, o.outType(), notes);
@@ -59,7 +61,7 @@ public final class LlamaGgufExport {
             Map<GgmlType, Integer> types = new EnumMap<>(GgmlType.class);
             for (Planned p : plan) {
                 WeightTransform.RowTransform rt = o.transform().forTensor(p.source().name(), p.source());
-                int heads = !p.mapping().permuted() ? 0 : p.mapping().permute().equals("n_head") ? cfg.heads() : cfg.kvHeads();
+                int heads = p.mapping().permute().isEmpty() ? 0 : p.mapping().permute().get().equals("n_head") ? cfg.heads() : cfg.kvHeads();
                 long rowLen = p.shape()[p.shape().length - 1];
                 w.addTensor(p.ggufName(), p.type(), p.shape(),
                         new SourceRows(store, p.source(), p.type(), rowLen, heads, rt, channels, overflow, 1f));
@@ -76,14 +78,14 @@ public final class LlamaGgufExport {
         boolean hasOutput = false;
         for (TensorInfo t : store.tensors()) {
             if (map.ignored(t.name())) continue;
-            NameMap.Mapping m = map.map(t.name()).orElseThrow(() -> new BadInputException(store.source(),
+            NameMap.Mapped m = map.map(t.name()).orElseThrow(() -> new BadInputException(store.source(),
                     "tensor '" + t.name() + "' has no GGUF name (no rule in converters/" + MAP + ")"));
             hasOutput |= m.target().equals("output.weight");
         }
         if (!hasOutput && !cfg.tiedEmbeddings()) notes.add("no lm_head.weight: llama.cpp will use token_embd for the output (tied embeddings)");
         for (TensorInfo t : store.tensors()) {
             if (map.ignored(t.name())) continue;
-            NameMap.Mapping m = map.map(t.name()).orElseThrow();
+            NameMap.Mapped m = map.map(t.name()).orElseThrow();
             checkShape(store, cfg, t, m);
             long[] shape = t.shape();
             long[] ne = reverse(shape);
@@ -102,7 +104,7 @@ public final class LlamaGgufExport {
         return plan;
     }
 
-    private static void checkShape(TensorStore store, LlamaConfig cfg, TensorInfo t, NameMap.Mapping m) {
+    private static void checkShape(TensorStore store, LlamaConfig cfg, TensorInfo t, NameMap.Mapped m) {
         long[] s = t.shape();
         String g = m.target();
         long expectRows = -1;

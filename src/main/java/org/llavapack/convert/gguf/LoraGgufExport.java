@@ -1,5 +1,7 @@
 package org.llavapack.convert.gguf;
 
+import org.llavapack.convert.names.NameMap;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -69,7 +71,7 @@ public final class LoraGgufExport {
                     : "no adapter_model.safetensors");
         }
         LlamaConfig base = LlamaConfig.read(baseDir);
-        NameMap map = NameMap.load(LlamaGgufExport.MAP);
+        NameMap map = NameMap.fromResource("converters/" + LlamaGgufExport.MAP);
         try (TensorStore adapter = org.llavapack.formats.safetensors.ShardedSafetensors.open(weights); TensorStore baseStore = TensorStores.open(baseDir);
              SourceRows.Channels channels = new SourceRows.Channels()) {
             TreeMap<String, TensorInfo[]> pairs = new TreeMap<>();
@@ -130,7 +132,7 @@ public final class LoraGgufExport {
             for (Module md : modules) {
                 String baseName = md.module() + ".weight";
                 if (map.ignored(baseName)) throw new BadInputException(weights, "module " + md.module() + " has no GGUF tensor");
-                NameMap.Mapping mapping = map.map(baseName).orElseThrow(() -> new BadInputException(weights,
+                NameMap.Mapped mapping = map.map(baseName).orElseThrow(() -> new BadInputException(weights,
                         "module " + md.module() + " has no GGUF name (no rule in converters/" + LlamaGgufExport.MAP + ")"));
                 if (mapping.forceF32()) throw new BadInputException(weights, "module " + md.module() + " is a norm; llama.cpp ignores LoRA on norms");
                 TensorInfo baseInfo = baseStore.info(baseName).orElseThrow(() -> new BadInputException(baseDir,
@@ -141,7 +143,7 @@ public final class LoraGgufExport {
                     throw new BadInputException(weights, "module " + md.module() + ": lora_A " + md.a().shapeString() + " and lora_B "
                             + md.b().shapeString() + " do not fit the base weight " + baseInfo.shapeString());
                 }
-                int heads = !mapping.permuted() ? 0 : mapping.permute().equals("n_head") ? base.heads() : base.kvHeads();
+                int heads = mapping.permute().isEmpty() ? 0 : mapping.permute().get().equals("n_head") ? base.heads() : base.kvHeads();
                 double c = needed.get(md.module());
                 float bScale = (float) (c / fileAlpha);
                 if (c != fileAlpha) scaled++;

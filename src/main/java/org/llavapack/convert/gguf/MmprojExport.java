@@ -1,5 +1,7 @@
 package org.llavapack.convert.gguf;
 
+import org.llavapack.convert.names.NameMap;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,13 +56,13 @@ public final class MmprojExport {
         if (keep < 1 || keep > nLayers) {
             throw new BadInputException(visionDir, "feature layer " + o.featureLayer() + " selects " + keep + " of " + nLayers + " encoder layers");
         }
-        NameMap vmap = NameMap.load(VISION_MAP), pmap = NameMap.load(PROJECTOR_MAP);
+        NameMap vmap = NameMap.fromResource("converters/" + VISION_MAP), pmap = NameMap.fromResource("converters/" + PROJECTOR_MAP);
         try (TensorStore vision = TensorStores.open(visionDir); TensorStore proj = TensorStores.open(projectorDir);
              SourceRows.Channels channels = new SourceRows.Channels()) {
             List<Planned> plan = new ArrayList<>();
             for (TensorInfo t : vision.tensors()) {
                 if (vmap.ignored(t.name())) continue;
-                NameMap.Mapping m = vmap.map(t.name()).orElseThrow(() -> new BadInputException(vision.source(),
+                NameMap.Mapped m = vmap.map(t.name()).orElseThrow(() -> new BadInputException(vision.source(),
                         "tensor '" + t.name() + "' has no mmproj name (no rule in converters/" + VISION_MAP + ")"));
                 if (m.layer() >= keep) continue;
                 int order = m.target().startsWith("v.blk.") ? 1000 + m.layer() : m.target().startsWith("v.pre_ln") ? 500 : 0;
@@ -69,7 +71,7 @@ public final class MmprojExport {
             long projDim = -1, mm0In = -1, mm0Out = -1, mm2In = -1;
             for (TensorInfo t : proj.tensors()) {
                 if (pmap.ignored(t.name())) continue;
-                NameMap.Mapping m = pmap.map(t.name()).orElseThrow(() -> new BadInputException(proj.source(),
+                NameMap.Mapped m = pmap.map(t.name()).orElseThrow(() -> new BadInputException(proj.source(),
                         "tensor '" + t.name() + "' is not part of a two-layer MLP projector (model.0 / model.2)"));
                 long[] s = t.shape();
                 if (m.target().equals("mm.0.weight")) {

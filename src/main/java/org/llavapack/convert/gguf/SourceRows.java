@@ -121,9 +121,7 @@ public final class SourceRows implements GgufWriter.TensorSource {
                 int m = Math.toIntExact(g * rowLen);
                 float[] values = scratch(0, m);
                 view.read(k * rowLen, values, 0, m);
-                if (transform != null) {
-                    for (int r = 0; r < g; r++) transform.apply(firstRow + k + r, values, Math.toIntExact(r * rowLen), (int) rowLen);
-                }
+                if (transform != null) transform.applyRows(firstRow + k, g, values, 0, (int) rowLen);
                 finish(values, m, dst, k * rowBytes);
             }
         });

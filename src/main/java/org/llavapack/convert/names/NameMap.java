@@ -57,9 +57,30 @@ public final class NameMap {
         String source();
     }
 
-    public record Mapped(String source, String target, Rule rule) implements Result {
+    /** @param groups the {@code from} pattern's capture groups (index 0 is group 1) */
+    public record Mapped(String source, String target, Rule rule, List<String> groups) implements Result {
+        public Mapped {
+            groups = Collections.unmodifiableList(new ArrayList<>(groups));
+        }
+
         public Optional<String> attribute(String key) {
             return rule.attribute(key);
+        }
+
+        /** GGUF maps: the head count ("n_head" / "n_head_kv") of a Q/K row permutation, if the rule asks for one. */
+        public Optional<String> permute() {
+            return attribute("permute");
+        }
+
+        /** GGUF maps: the rule keeps the tensor F32 whatever the output type (norms). */
+        public boolean forceF32() {
+            return attribute("f32").map(Boolean::parseBoolean).orElse(false);
+        }
+
+        /** The layer index, from the capture group the rule's {@code layer} attribute names; -1 when it names none. */
+        public int layer() {
+            int g = attribute("layer").map(Integer::parseInt).orElse(0);
+            return g > 0 && g <= groups.size() && groups.get(g - 1) != null ? Integer.parseInt(groups.get(g - 1)) : -1;
         }
     }
 
@@ -137,11 +158,24 @@ public final class NameMap {
         return ignore;
     }
 
+    /** The mapping of {@code source}, or empty when it is ignored or unmatched (tell them apart with {@link #apply}). */
+    public Optional<Mapped> map(String source) {
+        return apply(source) instanceof Mapped m ? Optional.of(m) : Optional.empty();
+    }
+
+    public boolean ignored(String source) {
+        return apply(source) instanceof Ignored;
+    }
+
     /** The first rule whose {@code from} matches the whole name; else an ignore pattern; else unmatched. */
     public Result apply(String source) {
         for (Rule r : rules) {
             Matcher m = r.from().matcher(source);
-            if (m.matches()) return new Mapped(source, expand(r.to(), m), r);
+            if (m.matches()) {
+                List<String> groups = new ArrayList<>();
+                for (int g = 1; g <= m.groupCount(); g++) groups.add(m.group(g));
+                return new Mapped(source, expand(r.to(), m), r, groups);
+            }
         }
         for (Pattern p : ignore) {
             if (p.matcher(source).matches()) return new Ignored(source, p);

@@ -18,4 +18,14 @@ public record Llama(LlamaConfig config, Weights weights, Optional<LoraAdapter> l
         DType ad = lora.get().weights().narrowestFloat();
         return Weights.precisionBits(ad) < Weights.precisionBits(base) ? ad : base;
     }
+
+    /** The block quantization of the weights (a GGUF export), when there is one. */
+    public Optional<String> quantization() {
+        return weights.quantization();
+    }
+
+    /** "q8_0" for quantized weights, else the torch name of {@link #precision()}: what reports call the weights. */
+    public String precisionLabel() {
+        return quantization().orElse(precision().torchName());
+    }
 }

@@ -11,7 +11,20 @@ import org.llavapack.BadInputException;
  * {@code linear} divides every frequency by {@code factor}. Other types change the positions at run time
  * (dynamic NTK) and are refused rather than silently computed wrong.
  */
-public record RopeScaling(String type, double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {
+public record RopeScaling(String type, double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions,
+                          float[] freqFactors) {
+
+    public RopeScaling(String type, double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {
+        this(type, factor, lowFreqFactor, highFreqFactor, originalMaxPositions, null);
+    }
+
+    /**
+     * What a GGUF file stores instead of the parameters: llama.cpp's {@code rope_freqs} tensor, one divisor per
+     * frequency ({@code theta_i / freq_factors[i]}), precomputed by the converter from the same llama3 rule.
+     */
+    public static RopeScaling ofFreqFactors(float[] factors) {
+        return new RopeScaling("freq_factors", 1, 0, 0, 0, factors.clone());
+    }
 
     public static Optional<RopeScaling> fromJson(JsonNode node, Path file) {
         if (node == null || node.isNull() || node.isMissingNode()) return Optional.empty();
@@ -29,6 +42,13 @@ public record RopeScaling(String type, double factor, double lowFreqFactor, doub
     /** Applies the scaling to fp32 inverse frequencies, in fp32 as transformers does. */
     public float[] apply(float[] invFreq) {
         float[] out = invFreq.clone();
+        if (type.equals("freq_factors")) {
+            if (freqFactors.length != out.length) {
+                throw new IllegalArgumentException("rope_freqs has " + freqFactors.length + " values for " + out.length + " frequencies");
+            }
+            for (int i = 0; i < out.length; i++) out[i] = out[i] / freqFactors[i];
+            return out;
+        }
         if (type.equals("linear")) {
             for (int i = 0; i < out.length; i++) out[i] = (float) (out[i] / factor);
             return out;

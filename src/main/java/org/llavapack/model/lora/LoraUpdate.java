@@ -76,15 +76,25 @@ public final class LoraUpdate {
 
     /** {@code tile} holds stored rows [row0, row0+n) of W widened to fp32, row-major; adds s·ΔW to them in place. */
     public void addDelta(float[] tile, int row0, int n) {
-        checkTile(tile, row0, n);
-        DeltaGemm.addScaledProduct(tile, 0, cols, left, row0 * rank, rank, right, n, module.scale());
+        addDelta(tile, 0, row0, n);
+    }
+
+    /** As {@link #addDelta(float[], int, int)}, with the tile starting at {@code tile[off]}. */
+    public void addDelta(float[] tile, int off, int row0, int n) {
+        checkTile(tile, off, row0, n);
+        DeltaGemm.addScaledProduct(tile, off, cols, left, row0 * rank, rank, right, n, module.scale());
     }
 
     /** DoRA for [out, in] weights: each row of V (already W + s·ΔW) is scaled by m[row] / ‖row‖₂, in fp32. */
     public void applyDoraRows(float[] tile, int row0, int n) {
-        checkTile(tile, row0, n);
+        applyDoraRows(tile, 0, row0, n);
+    }
+
+    /** As {@link #applyDoraRows(float[], int, int)}, with the tile starting at {@code tile[tileOff]}. */
+    public void applyDoraRows(float[] tile, int tileOff, int row0, int n) {
+        checkTile(tile, tileOff, row0, n);
         for (int i = 0; i < n; i++) {
-            int off = i * cols;
+            int off = tileOff + i * cols;
             float norm = (float) Math.sqrt(sumOfSquares(tile, off, cols));
             float factor = magnitude[row0 + i] / norm;
             scale(tile, off, cols, factor);
@@ -123,8 +133,8 @@ public final class LoraUpdate {
         for (int i = 0; i < bias.length; i++) bias[i] = bias[i] + lb[i] * m.scale();
     }
 
-    private void checkTile(float[] tile, int row0, int n) {
-        if (row0 < 0 || n < 0 || row0 + n > rows || (long) n * cols > tile.length) {
+    private void checkTile(float[] tile, int off, int row0, int n) {
+        if (row0 < 0 || n < 0 || off < 0 || row0 + n > rows || off + (long) n * cols > tile.length) {
             throw new IndexOutOfBoundsException(module.weight() + ": tile rows [" + row0 + ", " + (row0 + n) + ") of " + rows);
         }
     }
