@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Turns LLaVA-family training checkpoints into released artifacts: exactly, safely, in bounded memory.",
         subcommands = {InspectCommand.class, ConvertCommand.class, MergeLoraCommand.class, ExportCommand.class, ParityCommand.class, KeygenCommand.class, BundleCommand.class, VerifyCommand.class,
-                PublishCommand.class, PullCommand.class, CommandLine.HelpCommand.class},
+                PublishCommand.class, PullCommand.class, ReleaseCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 ok, 1 a check failed, 2 usage error, 3 bad input, 4 I/O error."})
 public final class Main implements Runnable {
 

@@ -40,6 +40,22 @@ public record ParityReport(String llavapackVersion, String engine, String device
         }
     }
 
+    /**
+     * This report as a release bundles it: paths under {@code folder} written relative to it and no timings, so the
+     * same artifacts give the same bytes wherever and however fast the release ran (bundles are reproducible).
+     */
+    public ParityReport reproducible(String folder) {
+        String prefix = folder.endsWith("/") ? folder : folder + "/";
+        java.util.function.UnaryOperator<String> rel = s -> s == null ? null : s.replace(prefix, "");
+        java.util.function.UnaryOperator<Source> src = s -> new Source(rel.apply(s.path()), s.kind(),
+                s.components().entrySet().stream().collect(java.util.stream.Collectors.toMap(Map.Entry::getKey, e -> rel.apply(e.getValue()),
+                        (a, b) -> a, java.util.LinkedHashMap::new)),
+                s.notes().stream().map(rel).toList());
+        List<ComponentResult> cs = components.stream().map(c -> new ComponentResult(c.component(), c.status(), c.reason(), c.dtypePair(),
+                c.tolerance(), c.metrics(), c.layers(), c.histogramEdges(), c.histogram(), c.llm(), c.failures(), Double.NaN)).toList();
+        return new ParityReport(llavapackVersion, engine, device, src.apply(reference), src.apply(candidate), inputs, cs);
+    }
+
     public boolean passed() {
         return components.stream().noneMatch(c -> c.status() == Status.FAIL) && components.stream().anyMatch(c -> c.status() == Status.PASS);
     }

@@ -67,7 +67,7 @@ public final class ReportJson {
         n.put("reason", c.reason());
         if (c.metrics() == null) return;
         n.put("dtypes", c.dtypePair());
-        n.put("seconds", Math.round(c.seconds() * 1000) / 1000.0);
+        if (!Double.isNaN(c.seconds())) n.put("seconds", Math.round(c.seconds() * 1000) / 1000.0);
         Tolerance t = c.tolerance();
         ObjectNode tol = n.putObject("tolerance");
         tol.put("class", t.name());
