@@ -125,6 +125,35 @@ public interface Weights {
         };
     }
 
+    /** {@code source}'s tensors under new names: {@code names} maps each new name to the name in {@code source}. */
+    static Weights renamed(Weights source, Map<String, String> names) {
+        Map<String, String> m = new LinkedHashMap<>(names);
+        return new Weights() {
+            @Override
+            public List<String> names() {
+                return new ArrayList<>(m.keySet());
+            }
+
+            @Override
+            public Optional<TensorInfo> info(String name) {
+                String s = m.get(name);
+                return s == null ? Optional.empty() : source.info(s).map(t -> t.withName(name));
+            }
+
+            @Override
+            public float[] floats(String name) {
+                String s = m.get(name);
+                if (s == null) throw new BadInputException(describe(), "missing tensor " + name, null);
+                return source.floats(s);
+            }
+
+            @Override
+            public String describe() {
+                return source.describe();
+            }
+        };
+    }
+
     /** A view of a tensor store. */
     record StoreWeights(TensorStore store, String prefix) implements Weights {
         @Override

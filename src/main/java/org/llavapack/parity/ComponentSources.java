@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalInt;
@@ -33,6 +34,7 @@ import org.llavapack.model.llama.GgufLlama;
 import org.llavapack.model.llama.Llama;
 import org.llavapack.model.llama.LlamaConfig;
 import org.llavapack.model.llama.LoraAdapter;
+import org.llavapack.model.lora.PeftAdapter;
 import org.llavapack.tensor.TensorStore;
 
 /** Recognises what a path holds and opens it as a {@link ComponentSource}. */
@@ -139,19 +141,29 @@ public final class ComponentSources {
     }
 
     private static Llama hfLlama(Path dir, Optional<LoraAdapter> lora, Parts parts) {
-        LlamaConfig cfg = LlamaConfig.read(dir.resolve("config.json"));
-        Weights w = Weights.of(parts.keep(TensorStores.open(dir)), "");
-        lora.ifPresent(l -> l.checkAgainst(cfg, w));
-        Optional<Path> tok = Files.isRegularFile(dir.resolve("tokenizer.json")) ? Optional.of(dir) : Optional.empty();
-        return new Llama(cfg, w, lora, tok, dir + lora.map(l -> " + LoRA " + l.source()).orElse(""));
+        return hfLlama(dir, parts.keep(TensorStores.open(dir)), lora, Map.of(), parts);
     }
 
+    /** {@code replacements}: base tensor → adapter tensor saved in full (PEFT modules_to_save), read instead of the base's. */
+    private static Llama hfLlama(Path dir, TensorStore store, Optional<LoraAdapter> lora, Map<String, String> replacements, Parts parts) {
+        LlamaConfig cfg = LlamaConfig.read(dir.resolve("config.json"));
+        Weights w = Weights.of(store, "");
+        if (!replacements.isEmpty()) w = w.overlay(Weights.renamed(lora.orElseThrow().weights(), replacements));
+        Weights weights = w;
+        lora.ifPresent(l -> l.checkAgainst(cfg, weights));
+        Optional<Path> tok = Files.isRegularFile(dir.resolve("tokenizer.json")) ? Optional.of(dir) : Optional.empty();
+        return new Llama(cfg, weights, lora, tok, dir + lora.map(l -> " + LoRA " + l.source()).orElse(""));
+    }
+
+    /** A PEFT adapter folder, read and validated against its base exactly as merge-lora reads it. */
     private static Llama peftLlama(Path adapterDir, SourceOptions opts, Parts parts) {
-        LoraAdapter lora = LoraAdapter.readPeft(adapterDir);
-        parts.keep(((Weights.StoreWeights) lora.weights()).store());
         JsonNode cfg = HfFolder.readJson(adapterDir.resolve("adapter_config.json"));
         Path base = baseModel(opts, cfg.path("base_model_name_or_path").asText(""), adapterDir, parts);
-        return hfLlama(base, Optional.of(lora), parts);
+        TensorStore baseStore = parts.keep(TensorStores.open(base));
+        PeftAdapter adapter = PeftAdapter.open(adapterDir, baseStore, base);
+        parts.keep(adapter.weights());
+        adapter.warnings().forEach(w -> parts.notes.add("adapter: " + w));
+        return hfLlama(base, baseStore, Optional.of(LoraAdapter.fromPeft(adapter)), adapter.replacements(), parts);
     }
 
     /** --base, else the adapter's base_model_name_or_path when it names an existing folder (as given, or next to the adapter). */
@@ -274,7 +286,7 @@ public final class ComponentSources {
                 String sample = lw.names().stream().filter(n -> n.contains(".lora_A.")).findFirst().orElseThrow();
                 int rank = (int) lw.shape(sample)[0];
                 LoraAdapter ad = LoraAdapter.fromWeights(file + " [llm.]", lw, ".default",
-                        new LoraAdapter.Hyper(r > 0 ? r : rank, alpha, rs, java.util.Map.of(), java.util.Map.of()));
+                        new LoraAdapter.Hyper(r > 0 ? r : rank, alpha, rs));
                 parts.llm = Optional.of(hfLlama(base, Optional.of(ad), parts));
             } else {
                 LlamaConfig lc = LlamaConfig.read(base.resolve("config.json"));

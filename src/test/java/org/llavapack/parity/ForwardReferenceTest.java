@@ -98,7 +98,8 @@ class ForwardReferenceTest {
 
     @Test
     void llamaLoraUnmergedLogits() {
-        LoraAdapter lora = LoraAdapter.readPeft(TestPaths.checkpoint("tiny-llama-lora"));
+        Path base = TestPaths.checkpoint("tiny-llama");
+        LoraAdapter lora = LoraAdapter.fromPeft(org.llavapack.model.lora.PeftAdapter.open(TestPaths.checkpoint("tiny-llama-lora"), TensorStores.open(base), base));
         try (TensorStore ref = expected("llama-lora-logits.safetensors"); LlamaForward f = new LlamaForward(engine, tinyLlama(Optional.of(lora)))) {
             LlamaForward.Output out = f.forward(LlamaForward.Sequence.ofTokens(ints(ref, "input_ids")));
             assertClose(floats(ref, "logits"), out.logits(), TOL, "LoRA logits");

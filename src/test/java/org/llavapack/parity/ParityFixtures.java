@@ -30,10 +30,15 @@ final class ParityFixtures {
 
     /** tiny-llama + expected/merged-lora.safetensors, each tensor in {@code scale} multiplied by its factor (then rounded to bf16). */
     static Path mergedLlama(Path out, Map<String, Float> scale) throws IOException {
+        return mergedLlama(out, "merged-lora.safetensors", scale);
+    }
+
+    /** tiny-llama with the tensors of {@code expectedFile} (a PyTorch merge of one adapter variant) in place. */
+    static Path mergedLlama(Path out, String expectedFile, Map<String, Float> scale) throws IOException {
         Path base = TestPaths.checkpoint("tiny-llama");
         Files.createDirectories(out);
         HfFolder.copyAuxiliaryFiles(base, out, Optional.empty());
-        try (TensorStore b = TensorStores.open(base); TensorStore merged = TensorStores.open(expected("merged-lora.safetensors"))) {
+        try (TensorStore b = TensorStores.open(base); TensorStore merged = TensorStores.open(expected(expectedFile))) {
             List<TensorInfo> infos = b.tensors();
             SafetensorsWriter.writeSharded(out, "model", SafetensorsWriter.PT_METADATA, infos, 200_000, (info, o) -> {
                 TensorStore src = merged.contains(info.name()) ? merged : b;

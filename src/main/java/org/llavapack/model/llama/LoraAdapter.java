@@ -1,20 +1,15 @@
 package org.llavapack.model.llama;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Pattern;
 import org.llavapack.BadInputException;
-import org.llavapack.convert.HfFolder;
-import org.llavapack.formats.TensorStores;
 import org.llavapack.model.Weights;
-import org.llavapack.tensor.TensorStore;
+import org.llavapack.model.lora.LoraModule;
+import org.llavapack.model.lora.PeftAdapter;
 
 /**
  * A LoRA adapter for a Llama model, applied unmerged at run time: {@code y = W x + s · B (A x)}. Modules are keyed
@@ -35,52 +30,39 @@ public record LoraAdapter(String source, Weights weights, Map<String, Module> mo
         return Optional.ofNullable(modules.get(modulePath));
     }
 
-    /** Hyper-parameters that decide each module's scale (peft's LoraConfig subset). */
-    public record Hyper(int r, double alpha, boolean rslora, Map<String, Integer> rankPattern, Map<String, Double> alphaPattern) {
+    /** Hyper-parameters of an XTuner LoRA (peft's LoraConfig as XTuner sets it: no rank or alpha patterns). */
+    public record Hyper(int r, double alpha, boolean rslora) {
         double scale(int rank, double a) {
             return rslora ? a / Math.sqrt(rank) : a / rank;
         }
-
-        /**
-         * peft's pattern lookup: the first pattern key {@code k} with {@code re.match(rf"(.*\.)?({k})$", module)}.
-         * (A plain suffix test would wrongly let {@code p_proj} match {@code up_proj}.)
-         */
-        static <T> Optional<T> lookup(Map<String, T> patterns, String module) {
-            for (Map.Entry<String, T> e : patterns.entrySet()) {
-                if (Pattern.compile("(.*\\.)?(" + e.getKey() + ")$").matcher(module).matches()) return Optional.of(e.getValue());
-            }
-            return Optional.empty();
-        }
-    }
-
-    /** Reads a PEFT adapter folder: {@code adapter_config.json} + {@code adapter_model.safetensors} (or .bin). */
-    public static LoraAdapter readPeft(Path dir) {
-        Path cfgFile = dir.resolve("adapter_config.json");
-        JsonNode cfg = HfFolder.readJson(cfgFile);
-        if (!cfg.path("peft_type").asText("LORA").equals("LORA")) {
-            throw new BadInputException(cfgFile, "peft_type " + cfg.path("peft_type").asText() + " is not LORA");
-        }
-        if (cfg.path("use_dora").asBoolean(false)) {
-            throw new BadInputException(cfgFile, "DoRA adapters are not supported by parity yet; merge them first (merge-lora) and compare the merged model");
-        }
-        if (cfg.path("fan_in_fan_out").asBoolean(false)) {
-            throw new BadInputException(cfgFile, "fan_in_fan_out adapters (GPT-2 Conv1D) do not apply to Llama");
-        }
-        Map<String, Integer> ranks = new LinkedHashMap<>();
-        cfg.path("rank_pattern").properties().forEach(e -> ranks.put(e.getKey(), e.getValue().asInt()));
-        Map<String, Double> alphas = new LinkedHashMap<>();
-        cfg.path("alpha_pattern").properties().forEach(e -> alphas.put(e.getKey(), e.getValue().asDouble()));
-        Hyper hyper = new Hyper(cfg.path("r").asInt(8), cfg.path("lora_alpha").asDouble(8), cfg.path("use_rslora").asBoolean(false), ranks, alphas);
-        Path file = Files.isRegularFile(dir.resolve("adapter_model.safetensors")) ? dir.resolve("adapter_model.safetensors")
-                : dir.resolve("adapter_model.bin");
-        if (!Files.isRegularFile(file)) throw new BadInputException(dir, "no adapter_model.safetensors or adapter_model.bin");
-        TensorStore store = TensorStores.open(file);
-        return fromWeights(dir.toString(), Weights.of(store, "base_model.model."), "", hyper);
     }
 
     /**
-     * Collects LoRA pairs from weights named {@code <module>.lora_A<infix>.weight} (PEFT files: infix "", XTuner
-     * checkpoints: ".default"), after the {@code base_model.model.} prefix.
+     * The runtime view of a PEFT adapter that {@link PeftAdapter} has read and validated against the base (the same
+     * reading merge-lora uses: rank/alpha patterns with peft's rule, rsLoRA, shapes). Parity applies it unmerged, so
+     * only plain Linear LoRA is accepted; the rest is refused with the way around.
+     */
+    public static LoraAdapter fromPeft(PeftAdapter a) {
+        Map<String, Module> modules = new LinkedHashMap<>();
+        for (LoraModule m : a.modules().values()) {
+            if (m.magnitude().isPresent()) {
+                throw new BadInputException(a.dir(), "DoRA (" + m.module() + ") is not run unmerged by parity: merge it (merge-lora) and compare the merged model");
+            }
+            if (m.kind() != LoraModule.Kind.LINEAR) {
+                throw new BadInputException(a.dir(), m.kind().name().toLowerCase(java.util.Locale.ROOT) + " LoRA on " + m.module()
+                        + " is not run unmerged by parity: merge it (merge-lora) and compare the merged model");
+            }
+            modules.put(m.module(), new Module(m.module(), m.loraA(), m.loraB(), m.rank(), m.scale()));
+        }
+        if (!a.biasUpdates().isEmpty()) {
+            throw new BadInputException(a.dir(), "lora_B biases are not run unmerged by parity: merge the adapter (merge-lora) and compare the merged model");
+        }
+        return new LoraAdapter(a.dir().toString(), Weights.of(a.weights(), ""), modules, Optional.empty());
+    }
+
+    /**
+     * Collects LoRA pairs from an XTuner checkpoint's weights named {@code <module>.lora_A.default.weight} (after the
+     * {@code llm.base_model.model.} prefix), with the hyper-parameters from its training config.
      */
     public static LoraAdapter fromWeights(String source, Weights w, String adapterInfix, Hyper hyper) {
         Map<String, Module> modules = new LinkedHashMap<>();
@@ -110,12 +92,10 @@ public record LoraAdapter(String source, Weights weights, Map<String, Module> mo
                         + java.util.Arrays.toString(bs) + " do not chain", null);
             }
             int rank = (int) as[0];
-            int r = Hyper.lookup(hyper.rankPattern(), module).orElse(hyper.r());
-            double alpha = Hyper.lookup(hyper.alphaPattern(), module).orElse(hyper.alpha());
-            if (r != rank) {
-                throw new BadInputException(source, module + ": the adapter config gives r=" + r + " but lora_A has " + rank + " rows", null);
+            if (hyper.r() != rank) {
+                throw new BadInputException(source, module + ": the adapter config gives r=" + hyper.r() + " but lora_A has " + rank + " rows", null);
             }
-            modules.put(module, new Module(module, n, b, rank, hyper.scale(rank, alpha)));
+            modules.put(module, new Module(module, n, b, rank, hyper.scale(rank, hyper.alpha())));
         }
         if (!unknown.isEmpty()) throw new BadInputException(source, "LoRA tensors that are not A/B pairs: " + unknown.subList(0, Math.min(3, unknown.size())), null);
         if (modules.isEmpty()) throw new BadInputException(source, "no LoRA tensors (…lora_A" + adapterInfix + ".weight)", null);
