@@ -238,6 +238,20 @@ class LlamaCppIT {
         double maxDiff = 0;
         for (int v = 0; v < 512; v++) maxDiff = Math.max(maxDiff, Math.abs(lg[v] - mine[13][v]));
         assertTrue(maxDiff < 0.05, "step-0 logits with the adapter differ by " + maxDiff);
+
+        // the same adapter merged during export (export gguf --adapter) runs in llama.cpp without --lora
+        Path merged = tmp.resolve("tiny-merged-f32.gguf");
+        var e = CliRunner.run("export", "gguf", TINY.toString(), merged.toString(), "--outtype", "f32", "--adapter", TestPaths.checkpoint("tiny-llama-lora").toString());
+        assertEquals(0, e.exit(), e.stderr());
+        Path mergedLogits = tmp.resolve("merged-logits.f32");
+        int[] gotMerged = LlamaCpp.ids(LlamaCpp.run(greedyArgs(merged, "-", 1f, 16, mergedLogits, promptIds)).get("greedy"));
+        assertTrue(agreement(gotMerged, want.ids()) >= decisive, "export --adapter in llama.cpp: " + Arrays.toString(gotMerged) + " vs " + Arrays.toString(want.ids()));
+        float[] ml = LlamaCpp.floats(mergedLogits);
+        double mergedDiff = 0;
+        for (int v = 0; v < 512; v++) mergedDiff = Math.max(mergedDiff, Math.abs(ml[v] - mine[13][v]));
+        System.out.printf(Locale.ROOT, "export gguf --adapter (f32) in llama.cpp: %d/16 greedy tokens equal, step-0 max |Δlogit| %.5f%n",
+                agreement(gotMerged, want.ids()), mergedDiff);
+        assertTrue(mergedDiff < 0.05, "step-0 logits of the merged export differ by " + mergedDiff);
     }
 
     /** The acceptance run with the real Llama-3 vocabulary (128256 tokens) on a tiny random model. */
