@@ -123,6 +123,9 @@ public final class OnnxExport {
             Map<String, String> meta = Map.of("llavapack.precision", o.precision().label, "llavapack.source", src.kind());
             if (want.contains(Component.VISION)) {
                 write(VisionGraph.build(src.vision().get(), weights.forEncoder()), dir, Component.VISION, version, meta);
+                // The image preprocessing runtimes need (resize, crop, mean/std) travels with the encoder.
+                Path pp = Path.of(src.vision().get().description()).resolve("preprocessor_config.json");
+                if (Files.isRegularFile(pp)) copy(pp, dir.resolve("preprocessor_config.json"));
             }
             if (want.contains(Component.CONNECTOR)) {
                 write(ConnectorGraph.build(src.connector().get(), weights.forEncoder()), dir, Component.CONNECTOR, version, meta);
@@ -208,6 +211,7 @@ public final class OnnxExport {
             pp.put("crop_height", v.processor().cropHeight());
             pp.put("crop_width", v.processor().cropWidth());
             n.put("source", v.description());
+            n.put("source_dtype", v.precision().torchName());
         }
         if (want.contains(Component.CONNECTOR)) {
             Connector c = src.connector().get();
@@ -218,6 +222,7 @@ public final class OnnxExport {
             n.put("input", ConnectorGraph.INPUT);
             n.put("input_drops_row", 0);
             n.put("output", ConnectorGraph.OUTPUT);
+            if (c instanceof org.llavapack.model.connector.MlpProjector m) n.put("depth", m.depth());
             if (c instanceof org.llavapack.model.connector.QFormer q) {
                 n.put("layers", q.config().layers());
                 n.put("num_attention_heads", q.config().heads());
@@ -231,6 +236,7 @@ public final class OnnxExport {
                 }
             }
             n.put("source", c.description());
+            n.put("source_dtype", c.precision().torchName());
         }
         if (want.contains(Component.LLM) || want.contains(Component.EMBED)) {
             Llama l = src.llm().get();
@@ -266,6 +272,7 @@ public final class OnnxExport {
             n.put("rope_in", "GroupQueryAttention (do_rotary=1, rotate_half); positions from attention_mask, right padding only");
             n.put("kv_cache", "growing, BNSH [batch, kv_heads, length, head_dim]; first step has length 0");
             n.put("source", l.description());
+            n.put("source_dtype", l.precision().torchName());
         }
         return root;
     }
