@@ -6,8 +6,8 @@ import org.llavapack.formats.onnx.OnnxGraph;
 
 /**
  * Standard-op building blocks shared by the CLIP encoder and the Q-Former: LayerNormalization (opset 17+),
- * multi-head attention as Reshape/Transpose/MatMul/Softmax (onnxruntime fuses what it can), GELU (opset-20 Gelu,
- * erf form) and CLIP's quick_gelu ({@code x·sigmoid(1.702x)}).
+ * multi-head attention as Reshape/Transpose/MatMul/Softmax (onnxruntime fuses what it can), erf GELU and CLIP's
+ * quick_gelu ({@code x·sigmoid(1.702x)}).
  */
 record EncoderBlocks(OnnxGraph g, GraphWeights gw) {
 
@@ -23,8 +23,13 @@ record EncoderBlocks(OnnxGraph g, GraphWeights gw) {
                 Attribute.of("axis", -1L), Attribute.of("epsilon", (float) eps));
     }
 
+    /**
+     * Exact (erf) GELU, {@code 0.5·x·(1 + erf(x/√2))}, in opset-13 ops rather than opset 20's Gelu: onnxruntime fuses
+     * the chain into its Gelu kernel anyway, and Debian's onnx 1.12 checker (which stops at opset 17) can check it.
+     */
     String gelu(String x) {
-        return g.op("Gelu", x, Attribute.of("approximate", "none"));
+        String erf = g.op("Erf", g.op("Div", x, g.scalar((float) Math.sqrt(2.0))));
+        return g.op("Mul", g.op("Mul", x, g.scalar(0.5f)), g.op("Add", erf, g.scalar(1f)));
     }
 
     String quickGelu(String x) {
