@@ -19,8 +19,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "export", mixinStandardHelpOptions = true,
-        description = "Write a model in another runtime's format (GGUF for llama.cpp).",
-        subcommands = {ExportCommand.Gguf.class, ExportCommand.GgufLora.class, ExportCommand.Mmproj.class})
+        description = "Write a model in another runtime's format (GGUF for llama.cpp, ONNX for onnxruntime).",
+        subcommands = {ExportCommand.Gguf.class, ExportCommand.GgufLora.class, ExportCommand.Mmproj.class, ExportCommand.Onnx.class})
 final class ExportCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -174,6 +174,69 @@ final class ExportCommand implements Runnable {
                 GlobalOptions.info("wrote " + out + ": " + r.tensors() + " tensors (" + typeSummary(r.types()) + "), " + r.layers()
                         + " encoder layers, projection " + r.projectionDim() + ", " + ByteSize.format(r.bytes()));
             }
+            return 0;
+        }
+    }
+
+    @Command(name = "onnx", mixinStandardHelpOptions = true,
+            description = {"Export the vision encoder, the connector (MLP or PA-LLaVA Q-Former) and the Llama decoder (KV cache, "
+                    + "GroupQueryAttention) as ONNX files onnxruntime runs, built from the weights without tracing.",
+                    "Writes vision_encoder.onnx, connector.onnx, embed_tokens.onnx, decoder_model_merged.onnx (each with one "
+                            + "<file>_data weights file), export_config.json, genai_config.json and the tokenizer files."})
+    static final class Onnx implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "MODEL_DIR", description = {"An HF Llama folder (e.g. merge-lora's output), a projector folder, "
+                + "a CLIP/PLIP folder, or a folder holding them as llm/, projector/, visual_encoder/ (pth-to-hf's layout)."})
+        Path model;
+
+        @Parameters(index = "1", paramLabel = "OUT_DIR", description = "The folder to create.")
+        Path out;
+
+        @Option(names = "--component", split = ",", paramLabel = "C", defaultValue = "all",
+                description = "vision, connector, llm, embed or all (every component MODEL_DIR holds); repeat or comma-separate. Default: ${DEFAULT-VALUE}.")
+        java.util.List<String> components;
+
+        @Option(names = "--precision", defaultValue = "fp32", description = "Weights: fp32, fp16 or int4 (MatMulNBits, block 32, decoder matrices). Default: ${DEFAULT-VALUE}.")
+        String precision;
+
+        @Option(names = "--asymmetric", description = "int4 with per-block zero points (default: symmetric).")
+        boolean asymmetric;
+
+        @Option(names = "--vision", paramLabel = "DIR", description = "CLIP/PLIP folder when MODEL_DIR has no vision tower (PA-LLaVA's is frozen).")
+        Path vision;
+
+        @Option(names = "--qformer-heads", paramLabel = "N", description = "Q-Former attention heads (default: the projector config's num_attention_heads, or hidden/64).")
+        Integer qformerHeads;
+
+        @Option(names = "--max-positions", paramLabel = "N", description = "Longest sequence the RoPE cache covers (default: max_position_embeddings).")
+        int maxPositions;
+
+        @Option(names = "--force", description = "Replace OUT_DIR if it exists.")
+        boolean force;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            org.llavapack.convert.onnx.Precision p = org.llavapack.convert.onnx.Precision.parse(precision, asymmetric)
+                    .orElseThrow(() -> new CommandLine.ParameterException(spec.commandLine(), "--precision must be fp32, fp16 or int4, not " + precision));
+            if (asymmetric && !p.isInt4()) throw new CommandLine.ParameterException(spec.commandLine(), "--asymmetric applies to --precision int4 only");
+            java.util.Set<org.llavapack.convert.onnx.Component> set = java.util.EnumSet.noneOf(org.llavapack.convert.onnx.Component.class);
+            boolean all = false;
+            for (String c : components) {
+                if (c.equals("all")) all = true;
+                else set.add(org.llavapack.convert.onnx.Component.parse(c).orElseThrow(() -> new CommandLine.ParameterException(spec.commandLine(),
+                        "--component must be vision, connector, llm, embed or all, not " + c)));
+            }
+            if (all && !set.isEmpty()) throw new CommandLine.ParameterException(spec.commandLine(), "--component all cannot be combined with others");
+            if (maxPositions < 0) throw new CommandLine.ParameterException(spec.commandLine(), "--max-positions must be positive");
+            var src = new org.llavapack.parity.SourceOptions(java.util.Optional.empty(), java.util.Optional.ofNullable(vision),
+                    qformerHeads == null ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(qformerHeads), java.util.OptionalDouble.empty());
+            long t0 = System.nanoTime();
+            var r = org.llavapack.convert.onnx.OnnxExport.run(model, out, new org.llavapack.convert.onnx.OnnxExport.Options(set, all, p, force, src, maxPositions));
+            r.notes().forEach(n -> GlobalOptions.info("note: " + n));
+            GlobalOptions.info("wrote " + out + ": " + r.components().stream().map(c -> c.fileName).collect(Collectors.joining(", ")) + " (" + p.label + "), "
+                    + r.files().size() + " files, " + size(r.bytes()) + String.format(Locale.ROOT, " in %.2f s", (System.nanoTime() - t0) / 1e9));
             return 0;
         }
     }

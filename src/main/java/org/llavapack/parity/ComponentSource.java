@@ -10,7 +10,8 @@ import org.llavapack.model.llama.Llama;
 /**
  * Something parity can run: the components one artifact or checkpoint provides. Implementations exist for HF
  * folders (merged Llama, PEFT adapter + base, projector folder, CLIP/PLIP folder, {@code pth-to-hf} output) and a
- * single XTuner state-dict {@code .pth}, DeepSpeed checkpoint folders and llama.cpp GGUF files (the LLM, dequantized).
+ * single XTuner state-dict {@code .pth}, DeepSpeed checkpoint folders, llama.cpp GGUF files (the LLM, dequantized) and
+ * llavapack ONNX exports ({@link OnnxSource}), whose components run on onnxruntime instead of the DJL forwards.
  */
 public interface ComponentSource extends AutoCloseable {
 
@@ -27,6 +28,11 @@ public interface ComponentSource extends AutoCloseable {
 
     /** How parts were found (base model from --base or the adapter config, heads from where …). */
     List<String> notes();
+
+    /** For ONNX exports: the onnxruntime sessions that run this source's components (empty for weight sources). */
+    default Optional<OnnxModels> onnx() {
+        return Optional.empty();
+    }
 
     @Override
     void close();

@@ -44,6 +44,7 @@ public final class ComponentSources {
     /** Opens a folder or file; throws {@link BadInputException} naming what was expected when nothing fits. */
     public static ComponentSource open(Path path, SourceOptions opts) {
         if (!Files.exists(path)) throw new BadInputException(path, "no such file or folder");
+        if (OnnxSource.recognises(path)) return new OnnxSource(path);
         if (Files.isDirectory(path) && TensorStores.isDeepSpeedFolder(path)) {
             // ZeRO shards consolidate to the fp32 masters under XTuner names; the config text comes from meta.cfg.
             DeepSpeedStore ds = DeepSpeedStore.open(path);
@@ -59,7 +60,7 @@ public final class ComponentSources {
                     throw new BadInputException(path, "holds the DeepSpeed checkpoint " + inner.get().getFileName() + "/: pass that folder");
                 }
                 throw new BadInputException(path, "holds no Llama, connector or vision tower that parity can run (expected an HF Llama folder, a PEFT "
-                        + "adapter folder, a projector folder, a CLIP/PLIP folder, a pth-to-hf output folder or an XTuner .pth)");
+                        + "adapter folder, a projector folder, a CLIP/PLIP folder, a pth-to-hf output folder, an XTuner .pth or a llavapack ONNX export)");
             }
             return parts;
         } catch (RuntimeException e) {
@@ -81,12 +82,13 @@ public final class ComponentSources {
         } else if (Files.isRegularFile(dir.resolve("adapter_config.json"))) {
             parts.llm = Optional.of(peftLlama(dir, opts, parts));
             found.add("PEFT adapter");
+        } else if (isType(dir.resolve("llm"), "llama")) {
+            // A merged llm/ wins over llm_adapter/: next to each other, llm/ is that adapter merged (merge-lora's output).
+            parts.llm = Optional.of(hfLlama(dir.resolve("llm"), Optional.empty(), parts));
+            found.add("llm/");
         } else if (Files.isRegularFile(dir.resolve("llm_adapter/adapter_config.json"))) {
             parts.llm = Optional.of(peftLlama(dir.resolve("llm_adapter"), opts, parts));
             found.add("llm_adapter/");
-        } else if (isType(dir.resolve("llm"), "llama")) {
-            parts.llm = Optional.of(hfLlama(dir.resolve("llm"), Optional.empty(), parts));
-            found.add("llm/");
         }
         // Connector: a projector folder here or under projector/.
         if (type.equals("q_former_projector") || type.equals("projector") || (config.isEmpty() && hasConnectorWeights(dir))) {

@@ -26,7 +26,7 @@ import org.llavapack.model.llama.LoraAdapter;
  * layer is widened and uploaded when it is reached and freed after it, and matrices larger than {@link #CHUNK_FLOATS}
  * go up in row blocks, so an 8B model runs in bounded memory (slowly: every call re-reads the weights).
  */
-public final class LlamaForward implements AutoCloseable {
+public final class LlamaForward implements LlmRunner {
     /** The placeholder id XTuner puts where image rows go ({@code IMAGE_TOKEN_INDEX}). */
     public static final int IMAGE_TOKEN = -200;
     static final long CHUNK_FLOATS = 1L << 26;

@@ -83,11 +83,13 @@ public final class ParityRunner {
                             pixels = in.pixels(c * s * s);
                             pixelSource = "seeded uniform [-1.8, 2.1], seed " + in.seed() + ", [1," + c + "," + s + "," + s + "]";
                         }
-                        VisionForward.Output a = VisionForward.run(engine, rv, pixels, 1);
-                        VisionForward.Output b = VisionForward.run(engine, cv, pixels, 1);
+                        VisionForward.Output a = vision(engine, ref, rv, pixels);
+                        VisionForward.Output b = vision(engine, cand, cv, pixels);
                         refVision = Optional.of(a);
                         List<LayerError> layers = new ArrayList<>();
                         for (int i = 0; i < a.hiddenStates().size(); i++) {
+                            // An ONNX encoder only outputs the selected hidden state; the others are null.
+                            if (a.hiddenStates().get(i) == null || i >= b.hiddenStates().size() || b.hiddenStates().get(i) == null) continue;
                             Metrics m = Metrics.of(a.hiddenStates().get(i), b.hiddenStates().get(i));
                             layers.add(new LayerError(i == 0 ? "embeddings" : "layer." + (i - 1), m.relL2(), m.maxAbs()));
                         }
@@ -101,7 +103,7 @@ public final class ParityRunner {
             } else if (ref.vision().isPresent() && (o.components().contains(Component.CONNECTOR) || o.components().contains(Component.LLM))) {
                 // Feed the connector real features even when the tower itself is not being compared.
                 VisionTower rv = ref.vision().get();
-                refVision = Optional.of(VisionForward.run(engine, rv, in.pixels(rv.config().channels() * rv.config().imageSize() * rv.config().imageSize()), 1));
+                refVision = Optional.of(vision(engine, ref, rv, in.pixels(rv.config().channels() * rv.config().imageSize() * rv.config().imageSize())));
             }
 
             // Connector.
@@ -123,7 +125,7 @@ public final class ParityRunner {
                         connectorSource = "seeded N(0,1) [1," + n + "," + rc.inputDim() + "], seed " + in.seed();
                     }
                     input = withPatches(input, rc, cand.connector(), in);
-                    ConnectorForward.Output a = ConnectorForward.run(engine, rc, input);
+                    ConnectorForward.Output a = connector(engine, ref, rc, input);
                     refConnector = Optional.of(a);
                     if (compare && missing.isEmpty()) {
                         Connector cc = cand.connector().get();
@@ -131,7 +133,7 @@ public final class ParityRunner {
                             results.add(fail(Component.CONNECTOR, "connectors differ: " + rc.kind() + " " + rc.inputDim() + "→" + rc.outputDim() + " vs "
                                     + cc.kind() + " " + cc.inputDim() + "→" + cc.outputDim(), t0));
                         } else {
-                            ConnectorForward.Output b = ConnectorForward.run(engine, cc, input);
+                            ConnectorForward.Output b = connector(engine, cand, cc, input);
                             List<LayerError> layers = new ArrayList<>();
                             for (Map.Entry<String, float[]> e : a.trace().entrySet()) {
                                 float[] other = b.trace().get(e.getKey());
@@ -169,8 +171,8 @@ public final class ParityRunner {
                         LlamaForward.Sequence seq = sequence(ids, refConnector, rl);
                         imageTokens = seq.imageTokens();
                         if (seq.tokens().length != ids.length) prompt += "  [image placeholder dropped: no connector rows of the LLM's width]";
-                        try (LlamaForward fa = new LlamaForward(engine, rl, o.maxResidentBytes());
-                             LlamaForward fb = new LlamaForward(engine, cl, o.maxResidentBytes())) {
+                        try (LlmRunner fa = llm(engine, ref, rl, o.maxResidentBytes());
+                             LlmRunner fb = llm(engine, cand, cl, o.maxResidentBytes())) {
                             LlamaForward.Output a = fa.forward(seq), b = fb.forward(seq);
                             List<LayerError> layers = new ArrayList<>();
                             for (Map.Entry<String, float[]> e : a.hiddenStates().entrySet()) {
@@ -194,6 +196,38 @@ public final class ParityRunner {
             return new ParityReport(o.llavapackVersion(), engine.describe() + ", " + threads + " thread" + (threads == 1 ? "" : "s"),
                     engine.device().toString(), source(ref), source(cand), inputs, results);
         }
+    }
+
+    /** The vision forward of a source: DJL on its weights, or onnxruntime on its exported encoder (selected state only). */
+    static VisionForward.Output vision(TorchEngine engine, ComponentSource s, VisionTower t, float[] pixels) {
+        if (s.onnx().isEmpty()) return VisionForward.run(engine, t, pixels, 1);
+        var c = t.config();
+        float[] sel = s.onnx().get().run("vision_encoder.onnx",
+                Map.of("pixel_values", new OnnxModels.Input.Floats(pixels, 1, c.channels(), c.imageSize(), c.imageSize())), "vision_hidden_states");
+        List<float[]> states = new ArrayList<>();
+        for (int i = 0; i <= c.layers(); i++) states.add(i == t.selectedIndex() ? sel : null);
+        int tok = c.tokens(), h = c.hiddenSize();
+        return new VisionForward.Output(1, tok, h, states, java.util.Arrays.copyOfRange(sel, h, tok * h), null);
+    }
+
+    /** The connector forward of a source; the ONNX connector takes the encoder's output, class-token row included (a zero row here). */
+    static ConnectorForward.Output connector(TorchEngine engine, ComponentSource s, Connector c, ConnectorForward.Input in) {
+        if (s.onnx().isEmpty()) return ConnectorForward.run(engine, c, in);
+        int d = c.inputDim();
+        float[] withCls = new float[in.batch() * (in.tokens() + 1) * d];
+        for (int b = 0; b < in.batch(); b++) System.arraycopy(in.features(), b * in.tokens() * d, withCls, (b * (in.tokens() + 1) + 1) * d, in.tokens() * d);
+        Map<String, OnnxModels.Input> feed = new LinkedHashMap<>();
+        feed.put("vision_hidden_states", new OnnxModels.Input.Floats(withCls, in.batch(), in.tokens() + 1, d));
+        if (c instanceof QFormer q && q.config().crossAttention()) {
+            feed.put("patch_features", new OnnxModels.Input.Floats(in.patches(), in.batch(), in.patchTokens(), q.config().encoderWidth()));
+            feed.put("patch_mask", new OnnxModels.Input.Longs(in.patchMask(), in.batch(), in.patchTokens()));
+        }
+        float[] out = s.onnx().get().run("connector.onnx", feed, "image_features");
+        return new ConnectorForward.Output(in.batch(), in.tokens(), c.outputDim(), out, new LinkedHashMap<>());
+    }
+
+    static LlmRunner llm(TorchEngine engine, ComponentSource s, Llama l, long maxResident) {
+        return s.onnx().isPresent() ? new OnnxLlm(s.onnx().get(), l.config()) : new LlamaForward(engine, l, maxResident);
     }
 
     /** Cross-attention needs sub-patch tokens: three seeded tiles, the last one marked as padding (mask 0). */
