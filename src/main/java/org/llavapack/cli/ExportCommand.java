@@ -236,7 +236,7 @@ final class ExportCommand implements Runnable {
             var r = org.llavapack.convert.onnx.OnnxExport.run(model, out, new org.llavapack.convert.onnx.OnnxExport.Options(set, all, p, force, src, maxPositions));
             r.notes().forEach(n -> GlobalOptions.info("note: " + n));
             GlobalOptions.info("wrote " + out + ": " + r.components().stream().map(c -> c.fileName).collect(Collectors.joining(", ")) + " (" + p.label + "), "
-                    + r.files().size() + " files, " + size(r.bytes()) + String.format(Locale.ROOT, " in %.2f s", (System.nanoTime() - t0) / 1e9));
+                    + r.files().size() + " files, " + ByteSize.format(r.bytes()) + String.format(java.util.Locale.ROOT, " in %.2f s", (System.nanoTime() - t0) / 1e9));
             return 0;
         }
     }

@@ -340,6 +340,20 @@ public final class ComponentSources {
         }
     }
 
+    /**
+     * Components taken from several open sources, seen as one (a release exports the merged LLM with the converted
+     * connector and the frozen vision tower). It owns nothing: the sources it came from stay open and are closed by
+     * their owner.
+     */
+    public static ComponentSource combine(Path path, String kind, Optional<Llama> llm, Optional<Connector> connector, Optional<VisionTower> vision) {
+        Parts parts = new Parts(path);
+        parts.kind = kind;
+        parts.llm = llm;
+        parts.connector = connector;
+        parts.vision = vision;
+        return parts;
+    }
+
     /** mmengine's {@code meta.cfg}: the training config as text (never executed). */
     private static String configText(TorchCheckpoint t) {
         if (t.root() instanceof PyDict d && d.get("meta") instanceof PyDict meta && meta.get("cfg") instanceof String s) return s;

@@ -28,6 +28,9 @@ import org.llavapack.bundle.oci.RegistryClient;
 import org.llavapack.convert.MergeLora;
 import org.llavapack.convert.WeightTransform;
 import org.llavapack.convert.gguf.LlamaGgufExport;
+import org.llavapack.convert.onnx.Component;
+import org.llavapack.convert.onnx.OnnxExport;
+import org.llavapack.convert.onnx.Precision;
 import org.llavapack.convert.xtuner.PthToHf;
 import org.llavapack.formats.TensorStores;
 import org.llavapack.formats.safetensors.ByteSize;
@@ -268,8 +271,25 @@ public final class Release {
             return state.get("merge-lora").isPresent() ? digestOf("merge-lora") : digestOf("convert");
         }
 
+        SourceOptions sourceOptions() {
+            return new SourceOptions(Optional.of(o.base()), o.vision(), o.qformerHeads(), o.loraAlpha());
+        }
+
+        /** Vision tower (--vision), the converted connector and the merged LLM, as one ONNX export folder. */
         void onnx(ReleaseFormat.Onnx x) {
-            throw new BadInputException((String) null, "format " + x.id() + ": ONNX export is not part of this build", null);
+            Fingerprint fp = new Fingerprint().add("stage", x.id()).add("merged", mergedDigest()).add("convert", digestOf("convert"))
+                    .add("heads", o.qformerHeads());
+            o.vision().ifPresent(v -> fp.addTree("vision", v));
+            stage(x.id(), fp.hex(), List.of(x.id()), () -> {
+                SourceOptions so = sourceOptions();
+                try (ComponentSource merged = ComponentSources.open(mergedModel(), so); ComponentSource hf = ComponentSources.open(path(HF), so)) {
+                    ComponentSource all = ComponentSources.combine(path(HF), "release (merged LLM, converted connector, vision tower)",
+                            merged.llm(), hf.connector(), hf.vision());
+                    Precision p = Precision.parse(x.precision(), false).orElseThrow();
+                    OnnxExport.Result r = OnnxExport.run(all, path(x.id()), new OnnxExport.Options(EnumSet.allOf(Component.class), true, p, true, so, 0));
+                    return r.components().stream().map(c -> c.fileName).toList() + " (" + p.label + "), " + ByteSize.format(r.bytes());
+                }
+            });
         }
 
         // ---- parity --------------------------------------------------------------------------------------------
@@ -296,7 +316,7 @@ public final class Release {
             o.vision().ifPresent(v -> fp.addTree("vision", v));
             for (StageResult s : results) fp.add(s.stage(), digestOf(s.stage()));
             stage("parity", fp.hex(), List.of(PARITY), () -> {
-                SourceOptions so = new SourceOptions(Optional.of(o.base()), o.vision(), o.qformerHeads(), o.loraAlpha());
+                SourceOptions so = sourceOptions();
                 List<String> lines = new ArrayList<>(), failed = new ArrayList<>();
                 try (AtomicOutput out = AtomicOutput.directory(path(PARITY), true)) {
                     for (Check c : checks()) {

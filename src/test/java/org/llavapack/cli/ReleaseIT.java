@@ -31,7 +31,7 @@ class ReleaseIT {
     static Path dir;
 
     /** The demo's formats: every one llavapack makes. */
-    static final String FORMATS = "hf,merged,gguf:q8_0";
+    static final String FORMATS = org.llavapack.release.ReleaseFormat.DEFAULT;
 
     static Path demo;
     static CliRunner.Result first;
@@ -58,19 +58,27 @@ class ReleaseIT {
     @Test
     void demoProducesEveryArtifactPassingParityAndAVerifiedSignedBundle() throws Exception {
         ok(first);
-        for (String stage : List.of("convert", "merge-lora", "gguf-q8_0", "parity", "bundle", "verify")) {
+        for (String stage : List.of("convert", "merge-lora", "gguf-q8_0", "onnx", "parity", "bundle", "verify")) {
             assertTrue(first.stdout().lines().anyMatch(l -> l.startsWith(stage + " ") && l.contains(" done ")), stage + " in\n" + first.stdout());
         }
         assertTrue(Files.isRegularFile(demo.resolve("hf/llm_adapter/adapter_model.safetensors")));
         assertTrue(Files.isRegularFile(demo.resolve("merged/model.safetensors")));
         assertTrue(Files.isRegularFile(demo.resolve("gguf/pa-llava-tiny-demo-q8_0.gguf")));
+        for (String f : List.of("vision_encoder.onnx", "connector.onnx", "decoder_model_merged.onnx", "embed_tokens.onnx")) {
+            assertTrue(Files.isRegularFile(demo.resolve("onnx").resolve(f)), f);
+            assertTrue(Files.isRegularFile(demo.resolve("bundle/onnx").resolve(f)), "bundled " + f);
+        }
         ObjectMapper json = new ObjectMapper();
         try (Stream<Path> reports = Files.list(demo.resolve("parity"))) {
             List<Path> js = reports.filter(p -> p.toString().endsWith(".json")).toList();
-            assertTrue(js.size() >= 3, js.toString());
+            assertEquals(4, js.size(), js.toString());
             for (Path p : js) {
                 JsonNode r = json.readTree(p.toFile());
                 assertEquals("PASS", r.get("verdict").asText(), p.toString());
+                if (p.getFileName().toString().equals("onnx.json")) {
+                    // the ONNX export is checked on all three components, run by onnxruntime
+                    for (JsonNode c : r.get("components")) assertEquals("PASS", c.get("verdict").asText(), "onnx " + c);
+                }
             }
         }
         // an independent check of the bundle with the public half of the demo key

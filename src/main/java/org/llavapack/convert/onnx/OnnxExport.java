@@ -117,7 +117,7 @@ public final class OnnxExport {
         List<String> notes = new ArrayList<>(src.notes());
         String version = Toolkit.version();
         int maxPositions = o.maxPositions() > 0 ? o.maxPositions() : llm.map(l -> maxPositions(l)).orElse(0);
-        ObjectNode cfg = exportConfig(src, want, o.precision(), maxPositions, version);
+        ObjectNode cfg = exportConfig(src, want, o.precision(), maxPositions, version, outDir);
         try (AtomicOutput out = AtomicOutput.directory(outDir, o.force())) {
             Path dir = out.path();
             Map<String, String> meta = Map.of("llavapack.precision", o.precision().label, "llavapack.source", src.kind());
@@ -171,7 +171,22 @@ public final class OnnxExport {
     }
 
     /** The contract a runtime needs beyond the graphs: what each file expects and produces, and the model settings. */
-    static ObjectNode exportConfig(ComponentSource src, Set<Component> want, Precision p, int maxPositions, String version) {
+    /**
+     * A source folder next to OUT_DIR (a release folder's {@code merged/} beside its {@code onnx/}) is recorded relative
+     * to their common parent, so the file does not depend on where the release was built; anything else as given.
+     */
+    static String sourceLabel(String description, Path outDir) {
+        Path parent = outDir.toAbsolutePath().normalize().getParent();
+        try {
+            Path p = Path.of(description).toAbsolutePath().normalize();
+            if (parent != null && p.startsWith(parent) && Files.exists(p)) return parent.relativize(p).toString().replace('\\', '/');
+        } catch (java.nio.file.InvalidPathException e) {
+            // a description that is not a path (e.g. "dir + LoRA …"): keep it
+        }
+        return description;
+    }
+
+    static ObjectNode exportConfig(ComponentSource src, Set<Component> want, Precision p, int maxPositions, String version, Path outDir) {
         JsonNodeFactory f = JsonNodeFactory.instance;
         ObjectNode root = f.objectNode();
         root.put("format", "llavapack-onnx");
@@ -210,7 +225,7 @@ public final class OnnxExport {
             pp.put("shortest_edge", v.processor().shortestEdge());
             pp.put("crop_height", v.processor().cropHeight());
             pp.put("crop_width", v.processor().cropWidth());
-            n.put("source", v.description());
+            n.put("source", sourceLabel(v.description(), outDir));
             n.put("source_dtype", v.precision().torchName());
         }
         if (want.contains(Component.CONNECTOR)) {
@@ -235,7 +250,7 @@ public final class OnnxExport {
                     n.put("patch_mask", ConnectorGraph.PATCH_MASK);
                 }
             }
-            n.put("source", c.description());
+            n.put("source", sourceLabel(c.description(), outDir));
             n.put("source_dtype", c.precision().torchName());
         }
         if (want.contains(Component.LLM) || want.contains(Component.EMBED)) {
@@ -271,7 +286,7 @@ public final class OnnxExport {
             n.put("image_token_index", -200);
             n.put("rope_in", "GroupQueryAttention (do_rotary=1, rotate_half); positions from attention_mask, right padding only");
             n.put("kv_cache", "growing, BNSH [batch, kv_heads, length, head_dim]; first step has length 0");
-            n.put("source", l.description());
+            n.put("source", sourceLabel(l.description(), outDir));
             n.put("source_dtype", l.precision().torchName());
         }
         return root;
