@@ -25,6 +25,8 @@ import org.llavapack.OutputException;
  */
 public final class AtomicOutput implements AutoCloseable {
     private static final Set<Path> LIVE = ConcurrentHashMap.newKeySet();
+    /** Temporary → final name of every output this process began, for error messages (see {@link #finalNames}). */
+    private static final java.util.Map<String, String> NAMES = new ConcurrentHashMap<>();
 
     static {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> LIVE.forEach(AtomicOutput::deleteTree), "llavapack-cleanup"));
@@ -67,6 +69,7 @@ public final class AtomicOutput implements AutoCloseable {
             if (directory) Files.createDirectory(temp);
             else Files.createFile(temp);
             LIVE.add(temp);
+            NAMES.put(temp.toString(), abs.toString());
             return new AtomicOutput(abs, temp, directory, replace);
         } catch (IOException e) {
             throw OutputException.of(parent, e);
@@ -110,6 +113,17 @@ public final class AtomicOutput implements AutoCloseable {
             deleteTree(temp);
             LIVE.remove(temp);
         }
+    }
+
+    /**
+     * {@code message} with each temporary path replaced by its final name: "out/model.safetensors: no space left on
+     * device" tells the user which output failed; the hidden temporary's name (already deleted) does not.
+     */
+    public static String finalNames(String message) {
+        if (message == null) return null;
+        String m = message;
+        for (var e : NAMES.entrySet()) m = m.replace(e.getKey(), e.getValue());
+        return m;
     }
 
     private static final String TMP = ".llavapack-tmp-";
