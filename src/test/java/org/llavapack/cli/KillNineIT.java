@@ -91,8 +91,19 @@ class KillNineIT {
         Path logs = work.resolve("logs-" + label);
         Path reference = dir.resolve("reference");
         Launch ref = Launch.start(logs, args.apply(reference));
+        // When the hidden temporary appears and when the final name does: the window in which a kill matters.
+        double tempAt = -1, doneAt = -1;
+        while (ref.process.isAlive()) {
+            List<String> now = names(dir);
+            if (tempAt < 0 && now.stream().anyMatch(n -> n.startsWith(".reference.llavapack-tmp-"))) tempAt = ref.elapsedSeconds();
+            if (doneAt < 0 && now.contains("reference")) doneAt = ref.elapsedSeconds();
+            Thread.sleep(2);
+        }
         var rr = ref.await(600);
         double t = ref.elapsedSeconds();
+        if (tempAt < 0) tempAt = 0;
+        if (doneAt < 0) doneAt = t;
+        double window = Math.max(0.01, doneAt - tempAt);
         assertEquals(0, rr.exit(), label + " reference run: " + rr.stderr());
         TreeMap<String, byte[]> expected = contents(reference);
         Random rnd = new Random(seed);
@@ -107,9 +118,8 @@ class KillNineIT {
                     delayMs = (long) (t * 1000 * (0.2 + 0.8 * rnd.nextDouble()));
                 } else {
                     // a point after the temporary output appeared: the window that matters, hit on every machine
-                    while (l.process.isAlive() && names(dir).stream().noneMatch(n -> n.startsWith(".out.llavapack-tmp-"))) Thread.sleep(5);
-                    double left = Math.max(0.05, t - l.elapsedSeconds());
-                    delayMs = (long) (l.elapsedSeconds() * 1000 + left * 1000 * rnd.nextDouble());
+                    while (l.process.isAlive() && names(dir).stream().noneMatch(n -> n.startsWith(".out.llavapack-tmp-"))) Thread.sleep(2);
+                    delayMs = (long) (l.elapsedSeconds() * 1000 + window * 1000 * rnd.nextDouble());
                 }
                 delays.add(Long.toString(delayMs));
                 long wait = Math.max(0, delayMs - (long) (l.elapsedSeconds() * 1000));
@@ -139,8 +149,8 @@ class KillNineIT {
             }
             deleteTree(target);
         }
-        String summary = String.format("%s: reference %.1f s; %d kills: %d while writing, %d before the output existed, %d after it was complete; delays ms %s",
-                label, t, ROUNDS, midWrite, before, after, delays);
+        String summary = String.format("%s: reference %.1f s (output written from %.2f s to %.2f s); %d kills: %d while writing, %d before the output existed, %d after it was complete; delays ms %s",
+                label, t, tempAt, doneAt, ROUNDS, midWrite, before, after, delays);
         System.out.println(summary);
         assertTrue(midWrite > 0, summary + ": no kill landed while the output was being written; the fixture is too small for this machine");
         return summary;
