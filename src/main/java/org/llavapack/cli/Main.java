@@ -56,7 +56,7 @@ public final class Main implements Runnable {
         if (cause instanceof UncheckedIOException u) cause = OutputException.of(java.nio.file.Path.of("?"), u.getCause());
         int code;
         if (cause instanceof LlavapackException le) {
-            err.println("error: " + le.getMessage());
+            err.println("error: " + org.llavapack.io.AtomicOutput.finalNames(le.getMessage()));
             code = le.exitCode();
         } else if (cause instanceof OutOfMemoryError) {
             err.println("error: out of memory (raise -Xmx through JAVA_OPTS); this is a bug if the input is well-formed");

@@ -480,7 +480,7 @@ public final class MergeLora {
         if (region.isPresent()) {
             int elem = source.dtype().size();
             long window = RegionChunks.WINDOW - RegionChunks.WINDOW % elem;
-            RegionChunks.forEach(region.get(), window, (chunk, offset) ->
+            RegionChunks.forEachWriting(region.get(), window, (chunk, offset) ->
                     cast.convert(new Tensor(source.withShape(chunk.byteSize() / elem), chunk), offset / elem, sink));
         } else {
             try (TensorHandle h = src.open(source.name())) {

@@ -66,7 +66,7 @@ public final class Reshard {
         if (region.isPresent()) {
             int elem = source.dtype().size();
             long window = RegionChunks.WINDOW - RegionChunks.WINDOW % elem;
-            RegionChunks.forEach(region.get(), window, (chunk, offset) ->
+            RegionChunks.forEachWriting(region.get(), window, (chunk, offset) ->
                     convert(new Tensor(source.withShape(chunk.byteSize() / elem), chunk), buf, sink));
         } else {
             try (TensorHandle h = src.open(target.name())) {

@@ -25,16 +25,38 @@ public final class RegionChunks {
     }
 
     public static void forEach(FileRegion region, long window, ChunkConsumer consumer) {
-        try (FileChannel ch = FileChannel.open(region.file(), StandardOpenOption.READ)) {
+        try {
+            forEachWriting(region, window, consumer);
+        } catch (IOException e) {
+            throw OutputException.of(region.file(), e);
+        }
+    }
+
+    /**
+     * Like {@link #forEach}, for consumers that write an output: their own IOExceptions reach the caller unchanged,
+     * so a full disk is reported against the file being written, not the input being read (the caller's writer
+     * names its output). Failures reading the region still name the region's file.
+     */
+    public static void forEachWriting(FileRegion region, long window, ChunkConsumer consumer) throws IOException {
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(region.file(), StandardOpenOption.READ);
+        } catch (IOException e) {
+            throw OutputException.of(region.file(), e);
+        }
+        try (ch) {
             for (long pos = 0; pos < region.length(); pos += window) {
                 long n = Math.min(window, region.length() - pos);
                 try (Arena arena = Arena.ofConfined()) {
-                    MemorySegment seg = ch.map(FileChannel.MapMode.READ_ONLY, region.offset() + pos, n, arena);
+                    MemorySegment seg;
+                    try {
+                        seg = ch.map(FileChannel.MapMode.READ_ONLY, region.offset() + pos, n, arena);
+                    } catch (IOException e) {
+                        throw OutputException.of(region.file(), e);
+                    }
                     consumer.accept(seg, pos);
                 }
             }
-        } catch (IOException e) {
-            throw OutputException.of(region.file(), e);
         }
     }
 }

@@ -57,7 +57,13 @@ public final class TensorOutput {
 
     /** Copies a byte range of another file, kernel to kernel where the platform allows. */
     public void transferFrom(TensorStore.FileRegion region) throws IOException {
-        try (FileChannel in = FileChannel.open(region.file(), StandardOpenOption.READ)) {
+        FileChannel opened;
+        try {
+            opened = FileChannel.open(region.file(), StandardOpenOption.READ);
+        } catch (IOException e) {
+            throw org.llavapack.OutputException.of(region.file(), e); // the input, not the output the caller names
+        }
+        try (FileChannel in = opened) {
             long done = 0;
             while (done < region.length()) {
                 long n = in.transferTo(region.offset() + done, region.length() - done, channel);
