@@ -80,21 +80,30 @@ public record MatrixPayload(Weights weights, List<String> names, boolean transpo
                         put(block, 0, target, ((base + r) * cols) * type.bytes, (int) (cnt * cols), buf);
                     } else {
                         float[] t = buf.transposed(per * cols);
-                        // Blocked transpose of [cnt, cols] into [cols, cnt], then one contiguous run per output row.
-                        for (int i0 = 0; i0 < cols; i0 += 32) {
-                            for (int k0 = 0; k0 < cnt; k0 += 32) {
-                                int i1 = (int) Math.min(cols, i0 + 32), k1 = Math.min(cnt, k0 + 32);
-                                for (int k = k0; k < k1; k++) {
-                                    int src = (int) (k * cols);
-                                    for (int i = i0; i < i1; i++) t[i * cnt + k] = block[src + i];
-                                }
-                            }
-                        }
+                        transpose(block, cnt, (int) cols, t);
                         for (int i = 0; i < cols; i++) put(t, i * cnt, target, ((long) i * outRows + base + r) * type.bytes, cnt, buf);
                     }
                 });
             }
             rowBase += rows;
+        }
+    }
+
+    /**
+     * {@code src [rows, cols]} → {@code dst [cols, rows]} in 16×16 tiles (int indices, hoisted row offsets): the hot
+     * loop of an export, since every MatMul weight is transposed to {@code [in, out]}.
+     */
+    static void transpose(float[] src, int rows, int cols, float[] dst) {
+        final int tile = 16;
+        for (int r0 = 0; r0 < rows; r0 += tile) {
+            int r1 = Math.min(rows, r0 + tile);
+            for (int c0 = 0; c0 < cols; c0 += tile) {
+                int c1 = Math.min(cols, c0 + tile);
+                for (int c = c0; c < c1; c++) {
+                    int d = c * rows;
+                    for (int r = r0; r < r1; r++) dst[d + r] = src[r * cols + c];
+                }
+            }
         }
     }
 
