@@ -51,6 +51,32 @@ public interface Weights {
         return Optional.empty();
     }
 
+    /** Repeated row-block reads of one tensor into caller buffers; {@link #reader} opens one. */
+    interface RowReader extends AutoCloseable {
+        /** Rows {@code [from, from + count)} widened to fp32 into {@code dst[0 …]}; safe to call from several threads. */
+        void read(long from, int count, float[] dst);
+
+        @Override
+        void close();
+    }
+
+    /**
+     * A reader for tensor {@code name} (exporters streaming a large matrix block by block into reused buffers). The
+     * default goes through {@link #rows}; store-backed weights map the tensor once for all blocks.
+     */
+    default RowReader reader(String name) {
+        return new RowReader() {
+            @Override
+            public void read(long from, int count, float[] dst) {
+                float[] r = rows(name, from, count);
+                System.arraycopy(r, 0, dst, 0, r.length);
+            }
+
+            @Override
+            public void close() {}
+        };
+    }
+
     default boolean has(String name) {
         return info(name).isPresent();
     }
@@ -191,6 +217,26 @@ public interface Weights {
                 h.tensor().readFloats(from * cols, out, 0, out.length);
             }
             return out;
+        }
+
+        @Override
+        public RowReader reader(String name) {
+            long[] s = shape(name);
+            long cols = 1;
+            for (int i = 1; i < s.length; i++) cols *= s[i];
+            long rowLength = cols;
+            TensorHandle h = store.open(prefix + name);
+            return new RowReader() {
+                @Override
+                public void read(long from, int count, float[] dst) {
+                    h.tensor().readFloats(from * rowLength, dst, 0, Math.toIntExact(count * rowLength));
+                }
+
+                @Override
+                public void close() {
+                    h.close();
+                }
+            };
         }
 
         @Override

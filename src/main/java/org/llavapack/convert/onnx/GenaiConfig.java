@@ -42,7 +42,7 @@ final class GenaiConfig {
             ObjectNode e = m.putObject("embedding");
             e.put("filename", Component.EMBED.fileName);
             e.putObject("inputs").put("input_ids", EmbedGraph.INPUT);
-            e.putObject("outputs").put("embeddings", EmbedGraph.OUTPUT);
+            e.putObject("outputs").put("inputs_embeds", EmbedGraph.OUTPUT);
         }
         var eos = c.eosTokenIds();
         if (eos.size() == 1) m.put("eos_token_id", eos.getFirst());

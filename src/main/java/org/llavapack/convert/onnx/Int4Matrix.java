@@ -46,41 +46,44 @@ public record Int4Matrix(int n, int k, byte[] packed, float[] scales, byte[] zer
         for (String name : names) {
             long rows = w.shape(name)[0];
             int per = (int) Math.max(1, Math.min(rows, MatrixPayload.BLOCK_FLOATS / k));
-            for (long r = 0; r < rows; r += per) {
-                int cnt = (int) Math.min(per, rows - r);
-                float[] src = w.rows(name, r, cnt);
-                for (int i = 0; i < cnt; i++, row++) {
-                    for (int b = 0; b < blocks; b++) {
-                        int len = Math.min(BLOCK, k - b * BLOCK);
-                        java.util.Arrays.fill(blockVals, 0f);
-                        System.arraycopy(src, i * k + b * BLOCK, blockVals, 0, len);
-                        int zp;
-                        float scale;
-                        if (asymmetric) {
-                            float mn = 0f, mx = 0f;
-                            for (int e = 0; e < len; e++) {
-                                mn = Math.min(mn, blockVals[e]);
-                                mx = Math.max(mx, blockVals[e]);
+            float[] src = new float[per * k];
+            try (Weights.RowReader reader = w.reader(name)) {
+                for (long r = 0; r < rows; r += per) {
+                    int cnt = (int) Math.min(per, rows - r);
+                    reader.read(r, cnt, src);
+                    for (int i = 0; i < cnt; i++, row++) {
+                        for (int b = 0; b < blocks; b++) {
+                            int len = Math.min(BLOCK, k - b * BLOCK);
+                            java.util.Arrays.fill(blockVals, 0f);
+                            System.arraycopy(src, i * k + b * BLOCK, blockVals, 0, len);
+                            int zp;
+                            float scale;
+                            if (asymmetric) {
+                                float mn = 0f, mx = 0f;
+                                for (int e = 0; e < len; e++) {
+                                    mn = Math.min(mn, blockVals[e]);
+                                    mx = Math.max(mx, blockVals[e]);
+                                }
+                                scale = (mx - mn) / 15f;
+                                zp = scale == 0f ? 8 : (int) Math.max(0, Math.min(15, Math.rint(-mn / scale)));
+                            } else {
+                                float amax = 0f;
+                                for (int e = 0; e < len; e++) amax = Math.max(amax, Math.abs(blockVals[e]));
+                                scale = amax / 7f;
+                                zp = 8;
                             }
-                            scale = (mx - mn) / 15f;
-                            zp = scale == 0f ? 8 : (int) Math.max(0, Math.min(15, Math.rint(-mn / scale)));
-                        } else {
-                            float amax = 0f;
-                            for (int e = 0; e < len; e++) amax = Math.max(amax, Math.abs(blockVals[e]));
-                            scale = amax / 7f;
-                            zp = 8;
-                        }
-                        float inv = scale == 0f ? 0f : 1f / scale;
-                        int base = (row * blocks + b) * BLOB;
-                        for (int e = 0; e < BLOCK; e += 2) {
-                            int q0 = e < len ? quant(blockVals[e], inv, zp) : zp;
-                            int q1 = e + 1 < len ? quant(blockVals[e + 1], inv, zp) : zp;
-                            packed[base + e / 2] = (byte) (q0 | (q1 << 4));
-                        }
-                        scales[row * blocks + b] = scale;
-                        if (zps != null) {
-                            int idx = row * zpPerRow + b / 2;
-                            zps[idx] = (byte) ((b % 2 == 0) ? (zps[idx] & 0xF0) | zp : (zps[idx] & 0x0F) | (zp << 4));
+                            float inv = scale == 0f ? 0f : 1f / scale;
+                            int base = (row * blocks + b) * BLOB;
+                            for (int e = 0; e < BLOCK; e += 2) {
+                                int q0 = e < len ? quant(blockVals[e], inv, zp) : zp;
+                                int q1 = e + 1 < len ? quant(blockVals[e + 1], inv, zp) : zp;
+                                packed[base + e / 2] = (byte) (q0 | (q1 << 4));
+                            }
+                            scales[row * blocks + b] = scale;
+                            if (zps != null) {
+                                int idx = row * zpPerRow + b / 2;
+                                zps[idx] = (byte) ((b % 2 == 0) ? (zps[idx] & 0xF0) | zp : (zps[idx] & 0x0F) | (zp << 4));
+                            }
                         }
                     }
                 }

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.llavapack.OutputException;
+import org.llavapack.io.WritebackFlusher;
 import org.llavapack.formats.onnx.proto.OnnxProto.AttributeProto;
 import org.llavapack.formats.onnx.proto.OnnxProto.GraphProto;
 import org.llavapack.formats.onnx.proto.OnnxProto.ModelProto;
@@ -27,8 +29,8 @@ import org.llavapack.formats.onnx.proto.OnnxProto.ValueInfoProto;
 /**
  * Saves an {@link OnnxGraph} as {@code NAME.onnx} plus {@code NAME.onnx_data}: every initializer goes to the data
  * file (the protobuf 2 GiB limit never applies, and no file is ever re-saved as one piece, which breaks models,
- * huggingface/optimum#2223), at an offset aligned to 4096 so onnxruntime can memory-map it. The data file is written
- * first, region by region through a mapping; the small ModelProto last. The pair must stay together; onnxruntime
+ * huggingface/optimum#2223), at an offset aligned to 4096 so onnxruntime can memory-map it (zero padding between).
+ * The data file is written first, tensor by tensor; the small ModelProto last. The pair must stay together; onnxruntime
  * must load the model from its file path (from bytes it cannot find the data file).
  */
 public final class OnnxModelWriter {
@@ -65,12 +67,11 @@ public final class OnnxModelWriter {
             offsets[i] = off;
             end = off + inits.get(i).payload().bytes();
         }
-        try (FileChannel ch = FileChannel.open(dataPath, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            if (end > 0) {
-                // Grow to the final size first: the gaps between tensors then read as zeros (deterministic padding).
-                ch.write(java.nio.ByteBuffer.allocate(1), end - 1);
-            }
+        // Sequential writes of one tensor at a time from an off-heap buffer the size of that tensor (memory follows the
+        // largest tensor); the flusher writes finished bytes back to disk while later tensors are computed.
+        try (FileChannel ch = FileChannel.open(dataPath, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+             WritebackFlusher flusher = WritebackFlusher.start(dir, dataName)) {
+            long pos = 0;
             for (int i = 0; i < inits.size(); i++) {
                 Initializer t = inits.get(i);
                 if (t.inline()) {
@@ -78,11 +79,17 @@ public final class OnnxModelWriter {
                     continue;
                 }
                 long n = t.payload().bytes();
+                if (offsets[i] > pos) pos = writeFully(ch, ByteBuffer.allocate((int) (offsets[i] - pos)), pos);
                 if (n > 0) {
-                    try (Arena arena = Arena.ofConfined()) {
-                        MemorySegment region = ch.map(FileChannel.MapMode.READ_WRITE, offsets[i], n, arena);
-                        t.payload().write(region);
-                        region.force();
+                    // Shared: payloads fill their tensor from several threads.
+                    try (Arena arena = Arena.ofShared()) {
+                        MemorySegment buf = arena.allocate(n, 64);
+                        t.payload().write(buf);
+                        for (long done = 0; done < n; ) {
+                            long chunk = Math.min(n - done, 1L << 30);
+                            pos = writeFully(ch, buf.asSlice(done, chunk).asByteBuffer(), pos);
+                            done += chunk;
+                        }
                     }
                 }
                 g.addInitializer(tensor(t, dataName, offsets[i]));
@@ -114,6 +121,11 @@ public final class OnnxModelWriter {
             throw OutputException.of(modelPath, e);
         }
         return new Written(modelPath, dataPath, size, end, inits.size(), graph.nodes().size());
+    }
+
+    private static long writeFully(FileChannel ch, ByteBuffer b, long pos) throws IOException {
+        while (b.hasRemaining()) pos += ch.write(b, pos);
+        return pos;
     }
 
     static long align(long pos) {
