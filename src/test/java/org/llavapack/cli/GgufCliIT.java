@@ -78,7 +78,7 @@ class GgufCliIT {
         oneLineError(CliRunner.run("export", "gguf", TINY, tmp.resolve("x.gguf").toString(), "--adapter", TestPaths.checkpoint("tiny-conv1d-lora").toString()),
                 3, "tiny-conv1d-lora");
         assertFalse(Files.exists(tmp.resolve("x.gguf")));
-        var merged = CliRunner.run("export", "gguf", TINY, tmp.resolve("m.gguf").toString(), "--outtype", "q8_0", "--adapter", TestPaths.checkpoint("tiny-llama-lora").toString());
+        var merged = CliRunner.run("export", "gguf", TINY, tmp.resolve("merged.gguf").toString(), "--outtype", "q8_0", "--adapter", TestPaths.checkpoint("tiny-llama-lora").toString());
         assertEquals(0, merged.exit(), merged.stderr());
         assertTrue(merged.stderr().contains("merged from tiny-llama-lora"), merged.stderr());
         assertEquals(2, CliRunner.run("export", "gguf", TINY, tmp.resolve("x.gguf").toString(), "--outtype", "q3_k").exit());
