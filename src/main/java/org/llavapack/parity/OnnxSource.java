@@ -52,14 +52,16 @@ final class OnnxSource implements ComponentSource {
         String only = Files.isDirectory(p) ? null : p.getFileName().toString();
         JsonNode files = cfg.path("files");
         String precision = cfg.path("precision").asText("fp32");
+        // int4 quantizes only the decoder's matrices (MatMulNBits); vision, connector and embedding stay fp32
+        boolean int4 = precision.startsWith("int4");
         DType dtype = switch (precision) {
             case "fp32" -> DType.F32;
             case "fp16" -> DType.F16;
-            default -> DType.F8_E4M3;
+            default -> {
+                if (!int4) throw new BadInputException(cfgFile, "unknown export precision '" + precision + "'");
+                yield DType.F32;
+            }
         };
-        if (dtype == DType.F8_E4M3) {
-            notes.add("int4 weights are judged with the fp8 tolerance class (no int4 class exists); adjust with --tolerance/--max-rel-l2");
-        }
         this.models = new OnnxModels(dir, Runtime.getRuntime().availableProcessors());
         this.vision = has(files, "vision", only) ? Optional.of(vision(cfg.path("vision"), cfgFile, dir, effective(dtype, cfg.path("vision")))) : Optional.empty();
         this.connector = has(files, "connector", only) ? Optional.of(connector(cfg.path("connector"), cfgFile, effective(dtype, cfg.path("connector")))) : Optional.empty();
@@ -67,7 +69,8 @@ final class OnnxSource implements ComponentSource {
         if (llmFile && !files.has("embed")) {
             throw new BadInputException(dir, "parity needs embed_tokens.onnx next to the decoder to embed the prompt: export with --component llm,embed");
         }
-        this.llm = llmFile ? Optional.of(llm(cfg.path("llm"), cfgFile, dir, effective(dtype, cfg.path("llm")))) : Optional.empty();
+        this.llm = llmFile ? Optional.of(llm(cfg.path("llm"), cfgFile, dir, effective(dtype, cfg.path("llm")), int4 ? Optional.of("int4") : Optional.empty()))
+                : Optional.empty();
         if (only != null && vision.isEmpty() && connector.isEmpty() && llm.isEmpty()) {
             throw new BadInputException(p, "is not one of the export's vision, connector or decoder files (" + files + ")");
         }
@@ -112,10 +115,10 @@ final class OnnxSource implements ComponentSource {
         throw new BadInputException(cfgFile, "unknown connector kind '" + kind + "'");
     }
 
-    private static Llama llm(JsonNode l, Path cfgFile, Path dir, DType dtype) {
+    private static Llama llm(JsonNode l, Path cfgFile, Path dir, DType dtype, Optional<String> quantization) {
         LlamaConfig c = LlamaConfig.fromJson(l, cfgFile);
         Optional<Path> tok = Files.isRegularFile(dir.resolve("tokenizer.json")) ? Optional.of(dir) : Optional.empty();
-        return new Llama(c, new StandIn(dir + " [decoder_model_merged.onnx]", dtype), Optional.empty(), tok, dir.resolve("decoder_model_merged.onnx").toString());
+        return new Llama(c, new StandIn(dir + " [decoder_model_merged.onnx]", dtype, quantization), Optional.empty(), tok, dir.resolve("decoder_model_merged.onnx").toString());
     }
 
     @Override
@@ -159,7 +162,11 @@ final class OnnxSource implements ComponentSource {
     }
 
     /** The weights live inside the ONNX files: this only tells parity their precision. */
-    private record StandIn(String describe, DType dtype) implements Weights {
+    private record StandIn(String describe, DType dtype, Optional<String> quantization) implements Weights {
+        StandIn(String describe, DType dtype) {
+            this(describe, dtype, Optional.empty());
+        }
+
         @Override
         public List<String> names() {
             return List.of("onnx");

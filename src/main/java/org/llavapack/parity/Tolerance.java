@@ -24,7 +24,7 @@ public record Tolerance(String name, double maxRelL2, double minCosine, double m
     public static final Tolerance FP8 = new Tolerance("fp8", Math.scalb(1.0, -3), 0.99, 0.90, Double.NaN, -1);
     public static final Tolerance Q8_0 = new Tolerance("q8_0", Math.sqrt(1e-3), 0.999, 0.98, Double.NaN, -1);
     /**
-     * 4–6-bit block quantizations (q4_0, q4_k, q5_0, q6_k): llama.cpp's own figures put their weight NMSE near 1e-2, so
+     * 4–6-bit block quantizations (GGUF q4_0, q4_k, q5_0, q6_k; ONNX MatMulNBits int4): llama.cpp's own figures put their weight NMSE near 1e-2, so
      * logits are checked for direction (cosine) and decisive top-1 agreement, not closeness.
      */
     public static final Tolerance Q4 = new Tolerance("q4", 0.15, 0.99, 0.90, Double.NaN, -1);
@@ -41,7 +41,7 @@ public record Tolerance(String name, double maxRelL2, double minCosine, double m
             case "bf16" -> Optional.of(BF16);
             case "fp8", "f8" -> Optional.of(FP8);
             case "q8_0" -> Optional.of(Q8_0);
-            case "q4", "q4_0", "q4_k", "q5_0", "q6_k" -> Optional.of(Q4);
+            case "q4", "q4_0", "q4_k", "q5_0", "q6_k", "int4" -> Optional.of(Q4);
             default -> Optional.empty();
         };
     }
