@@ -32,8 +32,13 @@ import org.llavapack.convert.xtuner.pyconfig.PyValue.Unknown;
  */
 public final class PyConfigReader {
 
-    /** Largest config accepted (real ones are a few KB). */
-    public static final int MAX_INPUT_CHARS = 4 << 20;
+    /**
+     * Largest config accepted. Real ones are 5–10 KB. Reading is linear but not fast on pathological text: a 1 MiB
+     * chain of 500,000 additions takes ~2 s in a warm JVM and ~10 s in a cold one on a busy 2-core machine (measured
+     * for issue #9), so the former 4 MiB cap let a hostile config stall a conversion for most of a minute; 1 MiB keeps
+     * the worst case to seconds and is still 100× a real config.
+     */
+    public static final int MAX_INPUT_CHARS = 1 << 20;
     /** Deepest expression nesting followed. */
     static final int MAX_DEPTH = 100;
     /** Warnings kept; the rest are counted. */
