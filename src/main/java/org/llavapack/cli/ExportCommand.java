@@ -1,7 +1,14 @@
 package org.llavapack.cli;
 
 import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.OptionalDouble;
+import java.util.OptionalInt;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import org.llavapack.convert.AdapterMerge;
@@ -10,8 +17,12 @@ import org.llavapack.convert.gguf.LlamaGgufExport;
 import org.llavapack.convert.gguf.LoraGgufExport;
 import org.llavapack.convert.gguf.MmprojExport;
 import org.llavapack.convert.gguf.OutType;
+import org.llavapack.convert.onnx.Component;
+import org.llavapack.convert.onnx.OnnxExport;
+import org.llavapack.convert.onnx.Precision;
 import org.llavapack.formats.gguf.GgmlType;
 import org.llavapack.formats.safetensors.ByteSize;
+import org.llavapack.parity.SourceOptions;
 import org.llavapack.progress.Progress;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -42,6 +53,15 @@ final class ExportCommand implements Runnable {
                 + java.util.Arrays.stream(allowed).map(OutType::cliName).collect(Collectors.joining(", ")) + ")");
     }
 
+    /** What every GGUF-writing subcommand takes besides its inputs. */
+    static final class GgufWriteOptions {
+        @Option(names = "--threads", description = "Encoding threads (default: all cores).")
+        int threads = Runtime.getRuntime().availableProcessors();
+
+        @Option(names = "--force", description = "Replace OUT.gguf if it exists.")
+        boolean force;
+    }
+
     static String typeSummary(Map<GgmlType, Integer> types) {
         return types.entrySet().stream().map(e -> e.getValue() + " " + e.getKey()).collect(Collectors.joining(", "));
     }
@@ -64,11 +84,8 @@ final class ExportCommand implements Runnable {
         @Option(names = "--name", description = "general.name (default: the folder's name).")
         String name;
 
-        @Option(names = "--threads", description = "Encoding threads (default: all cores).")
-        int threads = Runtime.getRuntime().availableProcessors();
-
-        @Option(names = "--force", description = "Replace OUT.gguf if it exists.")
-        boolean force;
+        @CommandLine.Mixin
+        GgufWriteOptions write;
 
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
@@ -80,7 +97,7 @@ final class ExportCommand implements Runnable {
             WeightTransform transform = merge == null ? WeightTransform.IDENTITY : merge;
             if (merge != null) merge.warnings().forEach(w -> GlobalOptions.info("warning: " + w));
             try (merge; Progress progress = GlobalOptions.progress()) {
-                var r = LlamaGgufExport.run(model, out, new LlamaGgufExport.Options(t, transform, force, threads, name), progress);
+                var r = LlamaGgufExport.run(model, out, new LlamaGgufExport.Options(t, transform, write.force, write.threads, name), progress);
                 progress.close();
                 r.notes().forEach(n -> GlobalOptions.info("note: " + n));
                 if (r.f16Overflows() > 0) {
@@ -111,11 +128,8 @@ final class ExportCommand implements Runnable {
         @Option(names = "--name", description = "general.name (default: the adapter folder's name).")
         String name;
 
-        @Option(names = "--threads", description = "Encoding threads (default: all cores).")
-        int threads = Runtime.getRuntime().availableProcessors();
-
-        @Option(names = "--force", description = "Replace OUT.gguf if it exists.")
-        boolean force;
+        @CommandLine.Mixin
+        GgufWriteOptions write;
 
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
@@ -124,7 +138,7 @@ final class ExportCommand implements Runnable {
         public Integer call() {
             OutType t = outType(spec, outtype, OutType.F32, OutType.F16, OutType.BF16, OutType.Q8_0);
             try (Progress progress = GlobalOptions.progress()) {
-                var r = LoraGgufExport.run(adapter, base, out, new LoraGgufExport.Options(t, force, threads, name), progress);
+                var r = LoraGgufExport.run(adapter, base, out, new LoraGgufExport.Options(t, write.force, write.threads, name), progress);
                 progress.close();
                 GlobalOptions.info("wrote " + out + ": " + r.tensors() + " tensors (" + typeSummary(r.types()) + "), adapter.lora.alpha "
                         + r.alpha() + (r.scaledModules() > 0 ? ", " + r.scaledModules() + " module(s) with B rescaled to keep PEFT's scale" : "")
@@ -156,11 +170,8 @@ final class ExportCommand implements Runnable {
         @Option(names = "--name", description = "general.name (default: the vision folder's name).")
         String name;
 
-        @Option(names = "--threads", description = "Encoding threads (default: all cores).")
-        int threads = Runtime.getRuntime().availableProcessors();
-
-        @Option(names = "--force", description = "Replace OUT.gguf if it exists.")
-        boolean force;
+        @CommandLine.Mixin
+        GgufWriteOptions write;
 
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
@@ -169,7 +180,7 @@ final class ExportCommand implements Runnable {
         public Integer call() {
             OutType t = outType(spec, outtype, OutType.F32, OutType.F16);
             try (Progress progress = GlobalOptions.progress()) {
-                var r = MmprojExport.run(vision, projector, out, new MmprojExport.Options(t, featureLayer, force, threads, name), progress);
+                var r = MmprojExport.run(vision, projector, out, new MmprojExport.Options(t, featureLayer, write.force, write.threads, name), progress);
                 progress.close();
                 GlobalOptions.info("wrote " + out + ": " + r.tensors() + " tensors (" + typeSummary(r.types()) + "), " + r.layers()
                         + " encoder layers, projection " + r.projectionDim() + ", " + ByteSize.format(r.bytes()));
@@ -193,7 +204,7 @@ final class ExportCommand implements Runnable {
 
         @Option(names = "--component", split = ",", paramLabel = "C", defaultValue = "all",
                 description = "vision, connector, llm, embed or all (every component MODEL_DIR holds); repeat or comma-separate. Default: ${DEFAULT-VALUE}.")
-        java.util.List<String> components;
+        List<String> components;
 
         @Option(names = "--precision", defaultValue = "fp32", description = "Weights: fp32, fp16 or int4 (MatMulNBits, block 32, decoder matrices). Default: ${DEFAULT-VALUE}.")
         String precision;
@@ -218,25 +229,25 @@ final class ExportCommand implements Runnable {
 
         @Override
         public Integer call() {
-            org.llavapack.convert.onnx.Precision p = org.llavapack.convert.onnx.Precision.parse(precision, asymmetric)
+            Precision p = Precision.parse(precision, asymmetric)
                     .orElseThrow(() -> new CommandLine.ParameterException(spec.commandLine(), "--precision must be fp32, fp16 or int4, not " + precision));
             if (asymmetric && !p.isInt4()) throw new CommandLine.ParameterException(spec.commandLine(), "--asymmetric applies to --precision int4 only");
-            java.util.Set<org.llavapack.convert.onnx.Component> set = java.util.EnumSet.noneOf(org.llavapack.convert.onnx.Component.class);
+            Set<Component> set = EnumSet.noneOf(Component.class);
             boolean all = false;
             for (String c : components) {
                 if (c.equals("all")) all = true;
-                else set.add(org.llavapack.convert.onnx.Component.parse(c).orElseThrow(() -> new CommandLine.ParameterException(spec.commandLine(),
+                else set.add(Component.parse(c).orElseThrow(() -> new CommandLine.ParameterException(spec.commandLine(),
                         "--component must be vision, connector, llm, embed or all, not " + c)));
             }
             if (all && !set.isEmpty()) throw new CommandLine.ParameterException(spec.commandLine(), "--component all cannot be combined with others");
             if (maxPositions < 0) throw new CommandLine.ParameterException(spec.commandLine(), "--max-positions must be positive");
-            var src = new org.llavapack.parity.SourceOptions(java.util.Optional.empty(), java.util.Optional.ofNullable(vision),
-                    qformerHeads == null ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(qformerHeads), java.util.OptionalDouble.empty());
+            var src = new SourceOptions(Optional.empty(), Optional.ofNullable(vision),
+                    qformerHeads == null ? OptionalInt.empty() : OptionalInt.of(qformerHeads), OptionalDouble.empty());
             long t0 = System.nanoTime();
-            var r = org.llavapack.convert.onnx.OnnxExport.run(model, out, new org.llavapack.convert.onnx.OnnxExport.Options(set, all, p, force, src, maxPositions));
+            var r = OnnxExport.run(model, out, new OnnxExport.Options(set, all, p, force, src, maxPositions));
             r.notes().forEach(n -> GlobalOptions.info("note: " + n));
             GlobalOptions.info("wrote " + out + ": " + r.components().stream().map(c -> c.fileName).collect(Collectors.joining(", ")) + " (" + p.label + "), "
-                    + r.files().size() + " files, " + ByteSize.format(r.bytes()) + String.format(java.util.Locale.ROOT, " in %.2f s", (System.nanoTime() - t0) / 1e9));
+                    + r.files().size() + " files, " + ByteSize.format(r.bytes()) + String.format(Locale.ROOT, " in %.2f s", (System.nanoTime() - t0) / 1e9));
             return 0;
         }
     }
