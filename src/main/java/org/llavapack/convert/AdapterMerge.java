@@ -139,9 +139,15 @@ public final class AdapterMerge implements WeightTransform, AutoCloseable {
 
         @Override
         public void apply(long row, float[] values, int offset, int length) {
+            applyRows(row, 1, values, offset, length);
+        }
+
+        /** One mapping of the saved tensor per block of rows, not per row (a saved lm_head has 128,256 of them). */
+        @Override
+        public void applyRows(long firstRow, int rowCount, float[] values, int offset, int rowLength) {
             try (TensorHandle h = adapter.weights().open(tensor)) {
                 Tensor t = h.tensor();
-                t.readFloats(row * length, values, offset, length);
+                t.readFloats(firstRow * rowLength, values, offset, rowCount * rowLength);
             }
         }
     }

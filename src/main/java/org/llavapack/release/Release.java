@@ -180,20 +180,27 @@ public final class Release {
 
         /** Runs {@code body} unless the stage is recorded with this fingerprint and its outputs are intact. */
         void stage(String stage, String fingerprint, List<String> outputs, Body body) {
-            int n = results.size() + 1;
             if (state.upToDate(stage, fingerprint, threads)) {
                 ReleaseState.StageRecord rec = state.get(stage).orElseThrow();
-                info.accept("[" + n + "] " + stage + ": unchanged, skipped (" + rec.outputs().size() + " file(s) re-hashed)");
+                info.accept("[" + (results.size() + 1) + "] " + stage + ": unchanged, skipped (" + rec.outputs().size() + " file(s) re-hashed)");
                 results.add(new StageResult(stage, Status.SKIPPED, 0, rec.detail()));
                 return;
             }
-            info.accept("[" + n + "] " + stage + " …");
             state.forget(stage);
+            run(stage, stage, body, (seconds, detail) -> state.record(stage, fingerprint, outputs, seconds, detail, threads));
+        }
+
+        /**
+         * Runs a stage's body, timed, and adds its result; {@code done} sees the time and detail before the result is
+         * added. A failure is added as FAILED and rethrown, an I/O error as the output error it is.
+         */
+        void run(String stage, String label, Body body, java.util.function.BiConsumer<Double, String> done) {
+            info.accept("[" + (results.size() + 1) + "] " + label + " …");
             long t0 = System.nanoTime();
             try {
                 String detail = body.run();
                 double s = (System.nanoTime() - t0) / 1e9;
-                state.record(stage, fingerprint, outputs, s, detail, threads);
+                done.accept(s, detail);
                 results.add(new StageResult(stage, Status.DONE, s, detail));
             } catch (LlavapackException e) {
                 results.add(new StageResult(stage, Status.FAILED, (System.nanoTime() - t0) / 1e9, e.getMessage()));
@@ -391,34 +398,29 @@ public final class Release {
             });
         }
 
+        /** Never skipped: the publishers themselves send only what the target lacks. */
         void publish(String target) {
-            long t0 = System.nanoTime();
-            int n = results.size() + 1;
-            info.accept("[" + n + "] publish " + target + " …");
-            try {
-                String detail;
+            run("publish", "publish " + target, () -> {
                 BundleSource source = BundleSource.open(path(BUNDLE));
                 Optional<java.security.PublicKey> pub = signingKey().map(Keys.SigningKey::publicKey);
                 if (OciReference.isOci(target)) {
-                    OciPublisher.Report r = OciPublisher.publish(source, OciReference.parse(target), new OciPublisher.Options(o.insecure(),
+                    OciReference ref;
+                    try {
+                        ref = OciReference.parse(target);
+                    } catch (IllegalArgumentException e) {
+                        throw new BadInputException((String) null, "--publish " + target + ": " + e.getMessage(), null);
+                    }
+                    OciPublisher.Report r = OciPublisher.publish(source, ref, new OciPublisher.Options(o.insecure(),
                             OciPublisher.DEFAULT_CHUNK, pub, threads, RegistryClient.Credentials.fromEnvironment()), progress, info);
-                    detail = r.reference() + ": " + r.layers() + " layers, uploaded " + r.uploaded() + ", already present " + r.skipped();
-                } else if (target.startsWith("hf-dir://")) {
+                    return r.reference() + ": " + r.layers() + " layers, uploaded " + r.uploaded() + ", already present " + r.skipped();
+                }
+                if (target.startsWith("hf-dir://")) {
                     HfRepoLayout.Report r = HfRepoLayout.publish(source, Path.of(target.substring("hf-dir://".length())),
                             new HfRepoLayout.Options(true, pub, threads), progress, info);
-                    detail = r.output() + ": " + r.files() + " files";
-                } else {
-                    throw new BadInputException((String) null, "--publish must be oci://HOST[:PORT]/REPO:TAG or hf-dir://PATH, not '" + target + "'", null);
+                    return r.output() + ": " + r.files() + " files";
                 }
-                results.add(new StageResult("publish", Status.DONE, (System.nanoTime() - t0) / 1e9, detail));
-            } catch (LlavapackException e) {
-                results.add(new StageResult("publish", Status.FAILED, (System.nanoTime() - t0) / 1e9, e.getMessage()));
-                throw e;
-            } catch (IllegalArgumentException e) {
-                var be = new BadInputException((String) null, "--publish " + target + ": " + e.getMessage(), null);
-                results.add(new StageResult("publish", Status.FAILED, (System.nanoTime() - t0) / 1e9, be.getMessage()));
-                throw be;
-            }
+                throw new BadInputException((String) null, "--publish must be oci://HOST[:PORT]/REPO:TAG or hf-dir://PATH, not '" + target + "'", null);
+            }, (seconds, detail) -> { });
         }
     }
 }

@@ -14,6 +14,7 @@ import org.llavapack.OutputException;
 import org.llavapack.convert.WeightTransform;
 import org.llavapack.formats.gguf.BlockCodec;
 import org.llavapack.formats.gguf.GgmlType;
+import org.llavapack.formats.gguf.QkPermutation;
 import org.llavapack.formats.gguf.GgufWriter;
 import org.llavapack.tensor.Tensor;
 import org.llavapack.tensor.TensorHandle;
@@ -96,14 +97,6 @@ public final class SourceRows implements GgufWriter.TensorSource {
         if (permuteHeads > 0 && (rows * rowLen != src.numel())) throw new IllegalStateException(src.name());
     }
 
-    /** Output row → source row for the Q/K permutation (gguf spec 2.4): W'[h·d + 2i + j] = W[h·d + j·d/2 + i]. */
-    static long permutedSource(long r, long totalRows, int heads) {
-        long d = totalRows / heads;
-        long h = r / d, rem = r % d;
-        long i = rem / 2, j = rem % 2;
-        return h * d + j * (d / 2) + i;
-    }
-
     /** Rows are widened and encoded this many values at a time, so the f32 scratch stays in the CPU caches. */
     private static final int GROUP_VALUES = 16 * 1024;
     /**
@@ -141,14 +134,14 @@ public final class SourceRows implements GgufWriter.TensorSource {
             float[] raw = scratch(1, n);
             read(0, 1, raw);
             if (transform != null) transform.apply(0, raw, 0, n);
-            for (int e = 0; e < n; e++) values[e] = raw[(int) permutedSource(e, n, permuteHeads)];
+            for (int e = 0; e < n; e++) values[e] = raw[(int) QkPermutation.sourceRow(e, n, permuteHeads)];
         } else {
             long d = totalRows / permuteHeads;
             long lo = firstRow / d * d, hi = Math.min(totalRows, (firstRow + rowCount + d - 1) / d * d);
             float[] span = scratch(1, Math.toIntExact((hi - lo) * rowLen));
             read(lo, (int) (hi - lo), span);
             for (int k = 0; k < rowCount; k++) {
-                long s = permutedSource(firstRow + k, totalRows, permuteHeads);
+                long s = QkPermutation.sourceRow(firstRow + k, totalRows, permuteHeads);
                 int from = Math.toIntExact((s - lo) * rowLen);
                 if (transform != null) transform.apply(s, span, from, (int) rowLen);
                 System.arraycopy(span, from, values, Math.toIntExact(k * rowLen), (int) rowLen);

@@ -12,8 +12,8 @@ import org.llavapack.formats.gguf.GgmlType;
 import org.llavapack.formats.gguf.GgufFile;
 import org.llavapack.formats.gguf.GgufTensorInfo;
 import org.llavapack.formats.gguf.GgufValue;
+import org.llavapack.formats.gguf.QkPermutation;
 import org.llavapack.model.Weights;
-import org.llavapack.tensor.DType;
 import org.llavapack.tensor.TensorInfo;
 
 /**
@@ -117,13 +117,8 @@ public final class GgufLlama {
         public Optional<TensorInfo> info(String name) {
             String gn = ggufName.get(name);
             if (gn == null) return Optional.empty();
-            GgufTensorInfo t = g.tensorInfo(gn);
-            DType d = switch (t.type()) {
-                case F16 -> DType.F16;
-                case BF16 -> DType.BF16;
-                default -> DType.F32;
-            };
-            return Optional.of(new TensorInfo(name, d, t.shape()));
+            // the store view reads quantized types as F32, which is what this tensor arrives as
+            return g.info(gn).map(t -> t.withName(name));
         }
 
         @Override
@@ -147,20 +142,15 @@ public final class GgufLlama {
             return out;
         }
 
-        /**
-         * The converter stored GGUF row p = HF row src(p), src(p) = h·d + (p mod d mod 2)·d/2 + (p mod d)/2 within
-         * head h (gguf spec 2.4); putting each GGUF row back at src(p) restores HF's rotate-half layout.
-         */
+        /** Puts each GGUF row p back at the HF row {@link QkPermutation#sourceRow} it came from (rotate-half layout). */
         static float[] unpermute(float[] v, GgufTensorInfo t, int heads) {
             boolean oneD = t.ne().length == 1;
             long rows = oneD ? t.ne()[0] : t.ne()[1];
             int rowLen = oneD ? 1 : Math.toIntExact(t.ne()[0]);
             if (rows % heads != 0 || (rows / heads) % 2 != 0) throw new IllegalStateException(t.name() + ": " + rows + " rows for " + heads + " heads");
-            long d = rows / heads;
             float[] out = new float[v.length];
             for (long p = 0; p < rows; p++) {
-                long h = p / d, rem = p % d;
-                long src = h * d + (rem % 2) * (d / 2) + rem / 2;
+                long src = QkPermutation.sourceRow(p, rows, heads);
                 System.arraycopy(v, Math.toIntExact(p * rowLen), out, Math.toIntExact(src * rowLen), rowLen);
             }
             return out;

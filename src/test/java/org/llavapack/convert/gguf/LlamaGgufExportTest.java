@@ -171,7 +171,7 @@ class LlamaGgufExportTest {
         for (int i = 0; i < in; i++) x[i] = (float) r.nextGaussian();
         float[] wp = new float[w.length];
         for (int row = 0; row < heads * d; row++) {
-            long src = SourceRows.permutedSource(row, heads * d, heads);
+            long src = org.llavapack.formats.gguf.QkPermutation.sourceRow(row, heads * d, heads);
             System.arraycopy(w, (int) src * in, wp, row * in, in);
         }
         int pos = 5;
